@@ -8,6 +8,7 @@ import sys
 
 from lift3d import __version__
 from lift3d.cli import data as data_cmd
+from lift3d.cli import train as train_cmd
 from lift3d.errors import Lift3DError
 
 log = logging.getLogger("lift3d")
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="debug log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cmd.register(sub)
+    train_cmd.register(sub)
     return parser
 
 

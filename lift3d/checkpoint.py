@@ -1,0 +1,114 @@
+"""Checkpoints that rebuild their model alone (STYLE §10), loaded with ``weights_only=True``.
+
+A lifter checkpoint is a dict of tensors and plain Python values:
+``format`` (``lift3d.checkpoint``), ``version``, ``kind`` (model kind, e.g. ``tcn``), ``model_config``
+(the architecture dataclass as a dict), ``codec`` (the 2D codec's parameters), ``skeleton`` (joint names),
+``fps`` (frame rate the model works at), ``model`` (state dict), ``id`` (a short content hash, set on
+export), and for training runs also ``train_state`` (optimizer, scheduler, epoch, RNG states, history) and
+``config`` (the resolved training config).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from lift3d import __version__
+from lift3d.codec import Pose2DCodec
+from lift3d.config import from_dict
+from lift3d.errors import InputError
+from lift3d.io.atomic import atomic_output
+from lift3d.skeletons import H36M17
+
+FORMAT = "lift3d.checkpoint"
+REPO_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_LIFTER = REPO_CHECKPOINTS / "tcn_multistride_81.pt"
+
+
+def model_kinds() -> dict:
+    """Model kinds a checkpoint can name: ``kind -> (config class, model class)``."""
+    from lift3d.models.tcn import TCNConfig, TCN
+
+    return {"tcn": (TCNConfig, TCN)}
+
+
+def build_model(kind: str, model_config: dict):
+    kinds = model_kinds()
+    if kind not in kinds:
+        raise InputError(f"unknown model kind {kind!r}; known: {sorted(kinds)}")
+    cfg_cls, model_cls = kinds[kind]
+    return model_cls(from_dict(cfg_cls, model_config, where="model_config"))
+
+
+def save_checkpoint(path: str | Path, model, *, kind: str, codec: Pose2DCodec, fps: float, **extra) -> None:
+    """Write atomically (temporary file + rename)."""
+    payload = {
+        "format": FORMAT,
+        "version": __version__,
+        "kind": kind,
+        "model_config": _plain(asdict(model.config)),
+        "codec": codec.to_dict(),
+        "skeleton": list(H36M17.joints),
+        "fps": float(fps),
+        "model": model.state_dict(),
+        **extra,
+    }
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _plain(d):
+    if isinstance(d, dict):
+        return {k: _plain(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_plain(v) for v in d]
+    return d
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The raw checkpoint dict, validated. Never unpickles arbitrary objects (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("checkpoint not found", path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt file, not a torch file, or holding objects weights_only refuses
+        raise InputError(f"not a loadable lift3d checkpoint ({type(e).__name__}: {e})", path) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise InputError("not a lift3d checkpoint (no format tag)", path)
+    for key in ("kind", "model_config", "codec", "skeleton", "fps", "model"):
+        if key not in ckpt:
+            raise InputError(f"checkpoint lacks {key!r}", path)
+    if list(ckpt["skeleton"]) != list(H36M17.joints):
+        raise InputError(f"checkpoint skeleton {ckpt['skeleton']} is not {H36M17.name}", path)
+    return ckpt
+
+
+def load_lifter(path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """Rebuild a lifter from its checkpoint: ``(model in eval mode, codec, checkpoint dict)``.
+
+    ``path=None`` loads the shipped default (:data:`DEFAULT_LIFTER`). A checkpoint whose weights do not fit
+    its stated architecture is an error naming the file.
+    """
+    path = Path(path) if path is not None else DEFAULT_LIFTER
+    ckpt = read_checkpoint(path)
+    model = build_model(ckpt["kind"], ckpt["model_config"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise InputError(f"weights do not match the architecture in the checkpoint: {e}", path) from None
+    model.to(device).float().eval()
+    codec = from_dict(Pose2DCodec, ckpt["codec"], where=f"{path}:codec")
+    return model, codec, ckpt
+
+
+def checkpoint_id(state_dict: dict) -> str:
+    """A short content hash of the weights, recorded in exports so results name the model that made them."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        h.update(k.encode())
+        h.update(state_dict[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]

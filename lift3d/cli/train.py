@@ -1,0 +1,62 @@
+"""``lift3d train`` and ``lift3d evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lift3d.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser(
+        "train", help="train a lifter from a config",
+        description="Train a lifter. Checkpoints go to <out_dir>/last.pt every epoch and best.pt on the best "
+                    "validation MPJPE; a killed run resumes from last.pt when started again.",
+    )
+    t.add_argument("config", type=Path, help="YAML config, e.g. configs/tcn_multistride_81.yaml")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.epochs=5")
+    t.add_argument("--restart", action="store_true", help="ignore an existing last.pt and start over")
+    t.add_argument("--data-dir", type=Path, help="shared/data folder")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_train)
+
+    e = sub.add_parser(
+        "evaluate", help="evaluate a lifter on a build-mocap file",
+        description="Lift every view of every sequence of a build-mocap HDF5 file and print one JSON object "
+                    "with mpjpe_mm, p_mpjpe_mm, n_mpjpe_mm, mpjve_mm, pck3d, auc, frames and per-sequence figures.",
+    )
+    e.add_argument("--checkpoint", type=Path, help="lifter checkpoint (default: the shipped one)")
+    e.add_argument("--data", type=Path, required=True, help="HDF5 from lift3d data build-mocap")
+    e.add_argument("--input", choices=["noisy", "clean"], default="noisy",
+                   help="the file's detector-like 2D (noisy) or exact projections (clean)")
+    e.add_argument("--mask", type=float, default=0.0, help="fraction of joints masked per frame (e.g. 0.3)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the masking")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
+    e.add_argument("--per-sequence", action="store_true", help="include per-sequence figures in the JSON")
+    e.set_defaults(func=run_evaluate)
+
+
+def run_train(args) -> int:
+    from lift3d.train.trainer import TrainConfig, train
+
+    cfg = load_config(TrainConfig, args.config, args.overrides)
+    last = train(cfg, restart=args.restart, data_dir=args.data_dir, progress=not args.no_progress)
+    print(json.dumps(last))
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from lift3d.evaluate import evaluate_file
+
+    res = evaluate_file(args.data, args.checkpoint, input_2d=args.input, mask=args.mask, seed=args.seed,
+                        device=args.device, progress=not args.json)
+    if not args.per_sequence:
+        res.pop("per_sequence")
+    if not args.json:
+        print(f"MPJPE {res['mpjpe_mm']:.1f} mm, P-MPJPE {res['p_mpjpe_mm']:.1f} mm, N-MPJPE {res['n_mpjpe_mm']:.1f} mm, "
+              f"MPJVE {res['mpjve_mm']:.1f} mm, PCK3D {res['pck3d']:.3f}, AUC {res['auc']:.3f} over {res['frames']} frames")
+    print(json.dumps(res))
+    return 0

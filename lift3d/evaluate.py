@@ -1,0 +1,81 @@
+"""``lift3d evaluate``: a lifter on a ``build-mocap`` file, under clean, noisy or masked 2D.
+
+Each view of each sequence is lifted on its own (monocular) and compared with the ground truth in that
+camera's frame, root-relative, in millimetres (:func:`lift3d.metrics.evaluate_sequences`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter
+from lift3d.codec import Pose2DCodec, root_relative
+from lift3d.data.mocap_h5 import read_multiview_h5
+from lift3d.errors import InputError
+from lift3d.metrics import evaluate_sequences
+
+
+def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Set ``round(fraction * J)`` random joints of every frame to confidence 0: ``(..., J)``."""
+    J = conf.shape[-1]
+    k = int(round(fraction * J))
+    if k == 0:
+        return conf
+    order = rng.random(conf.shape).argsort(axis=-1)
+    out = conf.copy()
+    np.put_along_axis(out, order[..., :k], 0.0, axis=-1)
+    return out
+
+
+@torch.no_grad()
+def evaluate_file(
+    data: str | Path,
+    checkpoint: str | Path | None = None,
+    *,
+    input_2d: Literal["clean", "noisy"] = "noisy",
+    mask: float = 0.0,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict:
+    """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring)."""
+    if not 0.0 <= mask < 1.0:
+        raise InputError(f"mask must be in [0, 1), got {mask}")
+    model, codec, ckpt = load_lifter(checkpoint, device)
+    seqs = read_multiview_h5(data)
+    rng = np.random.default_rng(seed)
+    results, names = [], []
+    for s in tqdm(seqs, desc="evaluate", unit="seq", disable=not progress):
+        if abs(s.fps - ckpt["fps"]) > 1e-3:
+            raise InputError(f"sequence {s.name} is at {s.fps} fps but the model works at {ckpt['fps']} fps", data)
+        for v in range(s.num_views):
+            if input_2d == "clean":
+                kp, conf = s.kp2d_clean_px[v], np.ones(s.conf[v].shape, np.float32)
+            else:
+                kp, conf = s.kp2d_px[v], s.conf[v]
+            conf = mask_joints(conf, mask, rng)
+            feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
+            pred = Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()  # (T, J, 3)
+            cam = s.pose3d_world_m.astype(np.float64) @ s.cameras["R"][v].T + s.cameras["t"][v]
+            target = torch.from_numpy(root_relative(cam))
+            results.append((pred, target))
+            names.append({"sequence": s.name, "view": v, "subject": s.attrs.get("subject")})
+    if not results:
+        raise InputError("no sequences to evaluate", data)
+    summary = evaluate_sequences(results)
+    keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
+    per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
+    return {
+        **summary,
+        "checkpoint": str(checkpoint if checkpoint is not None else DEFAULT_LIFTER),
+        "checkpoint_id": checkpoint_id(model.state_dict()),
+        "data": str(data),
+        "input_2d": input_2d,
+        "mask": mask,
+        "per_sequence": per_seq,
+    }

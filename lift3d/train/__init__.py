@@ -1,0 +1,1 @@
+"""Training: data generation, losses and the training loop of the lifters."""

@@ -1,0 +1,147 @@
+"""Training and validation data for the lifters, generated from mocap takes by virtual cameras.
+
+Every epoch each take is seen by fresh random cameras (viewpoint augmentation); its 2D gets a random level
+of detector noise and a random amount of keypoint masking (occlusion runs of random length, up to
+``mask_max`` of the joint-frames), and is then encoded by the codec exactly as a video's 2D would be. What a
+training window sees is therefore what inference sees. Draws depend only on ``(seed, epoch, take)``, so a
+resumed run regenerates the same data.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from lift3d.codec import Pose2DCodec, root_relative
+from lift3d.data.build_mocap import DATASETS, list_takes, load_take
+from lift3d.data.noise_2d import NoiseConfig, corrupt_2d
+from lift3d.data.virtual_cameras import VirtualCameraConfig, in_frame, project, sample_rig
+from lift3d.errors import InputError
+from lift3d.mocap.clip import MocapClip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DataConfig:
+    """Where training data comes from and how it is augmented.
+
+    Attributes:
+        datasets: datasets of ``shared/data`` whose ``train`` split is trained on (``val`` for validation).
+        fps: the frame rate the lifter works at.
+        views_per_epoch: fresh cameras per take per epoch.
+        noise_level: per take-view detector noise level drawn uniformly from this range (see ``noise_2d``).
+        mask_prob: probability that a take-view gets keypoint masking at all.
+        mask_max: masked fraction of joint-frames drawn uniformly from ``(0, mask_max)``.
+        mask_run_frames: occlusion run lengths to draw from (1 = isolated joints).
+        flip_prob: probability of a horizontal flip (left/right swapped) per window.
+        frames_per_epoch: cap on training windows per epoch (0 = every frame of every take-view once).
+        val_views, val_noise_level, val_mask: the fixed validation rendering.
+    """
+
+    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
+    fps: float = 30.0
+    cameras: VirtualCameraConfig = field(default_factory=VirtualCameraConfig)
+    views_per_epoch: int = 2
+    noise_level: tuple[float, float] = (0.0, 0.4)
+    mask_prob: float = 0.7
+    mask_max: float = 0.4
+    mask_run_frames: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0])
+    flip_prob: float = 0.5
+    frames_per_epoch: int = 0
+    val_views: int = 2
+    val_noise_level: float = 0.2
+    val_mask: float = 0.1
+
+
+def load_split(cfg: DataConfig, split: str, data_dir=None) -> list[MocapClip]:
+    """Every take of ``split`` in the configured datasets, at ``cfg.fps``."""
+    infos = [i for i in list_takes(cfg.datasets, data_dir) if i.split == split]
+    if not infos:
+        raise InputError(f"no {split} takes in datasets {cfg.datasets}")
+    return [load_take(i, cfg.fps) for i in infos]
+
+
+def _rng(seed: int, epoch: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([seed, epoch, zlib.crc32(name.encode())])
+
+
+def render_take(
+    clip: MocapClip, cfg: DataConfig, codec: Pose2DCodec, rng: np.random.Generator, views: int,
+    noise_level: float | None = None, mask: float | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``views`` random views of a take: ``[(features (T, J, 3), target root-relative cam 3D (T, J, 3)), ...]``."""
+    rig = sample_rig(clip.pose3d_world_m, views, cfg.cameras, rng)
+    out = []
+    for v in range(views):
+        px, depth = project(clip.pose3d_world_m, rig.K[v], rig.R[v], rig.t[v])  # (T, J, 2), (T, J)
+        level = rng.uniform(*cfg.noise_level) if noise_level is None else noise_level
+        if mask is None:
+            masked = rng.uniform(0, cfg.mask_max) if rng.random() < cfg.mask_prob else 0.0
+        else:
+            masked = mask
+        run = float(rng.choice(cfg.mask_run_frames))
+        kp, conf = corrupt_2d(px, NoiseConfig(level=level, dropout_prob=masked, dropout_run_frames=run), rng)
+        conf = np.where(in_frame(px, depth, rig.image_size[v]), conf, 0.0)
+        cam = clip.pose3d_world_m @ rig.R[v].T + rig.t[v]  # (T, J, 3) camera frame
+        out.append((codec.encode(kp, conf), root_relative(cam).astype(np.float32)))
+    return out
+
+
+class WindowSet:
+    """Sequences of features and targets, padded for a lifter of receptive field ``R``, served as windows.
+
+    Non-causal models get ``R // 2`` edge-replicated frames at both ends (as at inference), causal ones
+    ``R - 1`` at the start, so every frame of every sequence can be a training target.
+    """
+
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], receptive_field: int, causal: bool):
+        R = receptive_field
+        before, after = (R - 1, 0) if causal else (R // 2, R // 2)
+        feats, targets, starts, frames = [], [], [], []
+        offset = 0
+        for f, y in pairs:
+            T = f.shape[0]
+            feats.append(np.pad(f, ((before, after), (0, 0), (0, 0)), mode="edge"))
+            targets.append(y)
+            starts.append(offset)
+            frames.append(T)
+            offset += T + before + after
+        self.R = R
+        self.features = torch.from_numpy(np.concatenate(feats))  # (N_padded, J, 3)
+        self.targets = torch.from_numpy(np.concatenate(targets))  # (N_frames, J, 3)
+        self.window_start = torch.from_numpy(np.concatenate([s + np.arange(T) for s, T in zip(starts, frames)]))
+        self.seq_of_frame = torch.from_numpy(np.concatenate([np.full(T, i) for i, T in enumerate(frames)]))
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def pair_indices(self, rng: np.random.Generator, limit: int = 0) -> np.ndarray:
+        """Shuffled frame indices ``i`` such that ``i`` and ``i + 1`` are in the same sequence (velocity pairs)."""
+        ok = (self.seq_of_frame[:-1] == self.seq_of_frame[1:]).numpy()
+        idx = np.flatnonzero(ok)[::2]  # every frame in about one pair
+        rng.shuffle(idx)
+        return idx[:limit] if limit else idx
+
+    def windows(self, frame_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B,)`` frame indices -> inputs ``(B, R, J, 3)`` and targets ``(B, J, 3)``."""
+        rows = self.window_start[frame_idx][:, None] + torch.arange(self.R)  # (B, R)
+        return self.features[rows], self.targets[frame_idx]
+
+
+def augment_flip(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor, perm: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip the samples where ``flip (B,)`` is True: inputs ``(B, ..., J, 3)``, targets ``(B, ..., J, 3)``."""
+    if not flip.any():
+        return x, y
+    x, y = x.clone(), y.clone()
+    xf = x[flip][..., perm, :]
+    xf[..., 0] = -xf[..., 0]
+    yf = y[flip][..., perm, :]
+    yf[..., 0] = -yf[..., 0]
+    x[flip], y[flip] = xf, yf
+    return x, y

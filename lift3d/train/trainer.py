@@ -1,0 +1,204 @@
+"""``lift3d train``: the supervised lifter training loop, top to bottom.
+
+Reads a typed config (``configs/*.yaml``), generates data (:mod:`lift3d.train.data`), trains with the named
+losses (:mod:`lift3d.train.losses`) and writes ``<out_dir>/last.pt`` after every epoch (atomically) and
+``<out_dir>/best.pt`` when validation MPJPE improves. A run killed at any moment resumes from ``last.pt``
+with the same data, the same RNG streams and the same optimizer state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lift3d.checkpoint import read_checkpoint, save_checkpoint
+from lift3d.codec import Pose2DCodec
+from lift3d.config import to_dict
+from lift3d.errors import ConfigError, InputError
+from lift3d.metrics import evaluate_sequences
+from lift3d.models.tcn import TCNConfig, TCN
+from lift3d.skeletons import H36M17
+from lift3d.train.data import DataConfig, WindowSet, _rng, augment_flip, load_split, render_take
+from lift3d.train.losses import lifter_losses, weighted_total
+
+log = logging.getLogger(__name__)
+
+VAL_STREAM = 1_000_000  # the validation rendering's RNG stream (epochs use their own index)
+
+
+@dataclass
+class LossWeights:
+    position: float = 1.0
+    velocity: float = 1.0
+    bone_symmetry: float = 0.1
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 40
+    batch_size: int = 512
+    lr: float = 1e-3
+    lr_decay: float = 0.95  # per epoch (VideoPose3D)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    model: TCNConfig = field(default_factory=TCNConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    codec: Pose2DCodec = field(default_factory=Pose2DCodec)
+    seed: int = 0
+    threads: int = 0  # torch CPU threads (0 = torch's default)
+    out_dir: str = "runs/{name}"
+
+
+def run_dir(cfg: TrainConfig) -> Path:
+    return Path(cfg.out_dir.format(name=cfg.name))
+
+
+def _resumable(config: dict | None) -> dict | None:
+    """The parts of a config that must match to resume a run (the epoch count may grow)."""
+    if config is None:
+        return None
+    return {**config, "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
+
+
+def _rng_state() -> dict:
+    """Torch's RNG (dropout); NumPy draws are re-derived from (seed, epoch, take) and need no state."""
+    return {"torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+
+
+@torch.no_grad()
+def evaluate_windows(model: TCN, pairs: list[tuple[np.ndarray, np.ndarray]], device) -> dict:
+    """Dense whole-sequence prediction on encoded sequences; metrics in mm."""
+    model.eval()
+    results = []
+    for feats, target in pairs:
+        pred = model.predict_sequence(torch.from_numpy(feats)[None].to(device))[0].cpu()  # (T, J, 3)
+        results.append((Pose2DCodec.decode(pred).double(), torch.from_numpy(target).double()))
+    return evaluate_sequences(results)
+
+
+def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: bool = True) -> dict:
+    """Train (or resume) the run of ``cfg``; returns the final history entry."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = run_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    device = torch.device("cpu")
+    torch.manual_seed(cfg.seed)
+
+    model = TCN(cfg.model).to(device)
+    R = model.receptive_field()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, amsgrad=True)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay)
+    start_epoch, history, best = 0, [], float("inf")
+
+    last = out / "last.pt"
+    if last.exists() and not restart:
+        ckpt = read_checkpoint(last)
+        if _resumable(ckpt.get("config")) != _resumable(to_dict(cfg)):
+            raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
+        model.load_state_dict(ckpt["model"])
+        ts = ckpt["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        sched.load_state_dict(ts["scheduler"])
+        start_epoch, history, best = ts["epoch"] + 1, list(ts["history"]), ts["best_mpjpe_mm"]
+        _set_rng_state(ts["rng"])
+        log.info("resuming %s at epoch %d", cfg.name, start_epoch + 1)
+
+    log.info("loading takes (%s)", ", ".join(cfg.data.datasets))
+    train_clips = load_split(cfg.data, "train", data_dir)
+    val_clips = load_split(cfg.data, "val", data_dir)
+    val_pairs = [
+        p for clip in val_clips
+        for p in render_take(clip, cfg.data, cfg.codec, _rng(cfg.seed, VAL_STREAM, clip.info.name), cfg.data.val_views,
+                             noise_level=cfg.data.val_noise_level, mask=cfg.data.val_mask)
+    ]
+    log.info("%d train takes (%d frames), %d val sequences; model %d parameters, receptive field %d",
+             len(train_clips), sum(c.pose3d_world_m.shape[0] for c in train_clips), len(val_pairs),
+             model.num_parameters(), R)
+    perm = list(H36M17.flip_permutation)
+
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        t0 = time.time()
+        pairs = [
+            p for clip in train_clips
+            for p in render_take(clip, cfg.data, cfg.codec, _rng(cfg.seed, epoch, clip.info.name), cfg.data.views_per_epoch)
+        ]
+        windows = WindowSet(pairs, R, cfg.model.causal)
+        # Batch-norm momentum decays from 0.1 to 0.001 over the run (VideoPose3D, run.py).
+        model.set_bn_momentum(0.1 * 0.01 ** (epoch / max(cfg.optim.epochs - 1, 1)))
+        rng = _rng(cfg.seed, epoch, "order")
+        idx = torch.from_numpy(windows.pair_indices(rng, cfg.data.frames_per_epoch // 2))
+        half = max(cfg.optim.batch_size // 2, 1)
+        model.train()
+        sums: dict[str, float] = {}
+        steps = 0
+        bar = tqdm(range(0, len(idx), half), desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not progress)
+        for b in bar:
+            i = idx[b : b + half]
+            both = torch.stack([i, i + 1], dim=1).reshape(-1)  # pairs of consecutive frames
+            x, y = windows.windows(both)  # (2B, R, J, 3), (2B, J, 3)
+            x, y = x.view(-1, 2, R, *x.shape[2:]), y.view(-1, 2, *y.shape[1:])  # (B, 2, R, J, 3), (B, 2, J, 3)
+            flip = torch.from_numpy(rng.random(len(i)) < cfg.data.flip_prob)
+            x, y = augment_flip(x, y, flip, perm)
+            pred = model.forward_single(x.reshape(-1, R, *x.shape[3:]).to(device))  # (2B, 1, J, 3)
+            pred = Pose2DCodec.decode(pred.view(-1, 2, *pred.shape[2:]))  # (B, 2, J, 3)
+            terms = lifter_losses(pred, y.to(device))
+            loss = weighted_total(terms, asdict(cfg.loss))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            opt.step()
+            steps += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            bar.set_postfix(mpjpe_mm=f"{1000 * sums['position'] / steps:.1f}")
+        sched.step()
+        val = evaluate_windows(model, val_pairs, device)
+        entry = {
+            "epoch": epoch + 1,
+            "train": {k: v / max(steps, 1) for k, v in sums.items()},
+            "val_mpjpe_mm": val["mpjpe_mm"],
+            "val_p_mpjpe_mm": val["p_mpjpe_mm"],
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": time.time() - t0,
+            "windows": int(len(idx) * 2),
+        }
+        history.append(entry)
+        log.info("epoch %d: train mpjpe %.1f mm, val mpjpe %.1f mm, p-mpjpe %.1f mm (%.0f s)", epoch + 1,
+                 1000 * entry["train"]["position"], val["mpjpe_mm"], val["p_mpjpe_mm"], entry["seconds"])
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: val MPJPE {val['mpjpe_mm']:.1f} mm, P-MPJPE {val['p_mpjpe_mm']:.1f} mm")
+        improved = val["mpjpe_mm"] < best
+        best = min(best, val["mpjpe_mm"])
+        train_state = {
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
+            "history": history, "best_mpjpe_mm": best, "rng": _rng_state(),
+        }
+        common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
+        if improved:
+            save_checkpoint(out / "best.pt", model, **common, history=history)
+        save_checkpoint(last, model, **common, train_state=train_state)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    if not history:
+        raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
+    return history[-1]

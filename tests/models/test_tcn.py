@@ -1,0 +1,240 @@
+"""TCN lifter: receptive field, dense vs single-window equivalence, padding/chunking, accounting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lift3d.config import from_dict, to_dict
+from lift3d.errors import ConfigError, InputError
+from lift3d.models import TCN, TCNConfig, baseline_config_matching, count_parameters
+
+J, C_IN = 17, 3
+MULTI, SINGLE = (1, 2, 3), (1,)
+
+
+def make(R=27, strides=MULTI, causal=False, channels=32, seed=0) -> TCN:
+    """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN)."""
+    torch.manual_seed(seed)
+    model = TCN(TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def kp2d(B, T, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(B, T, J, C_IN, generator=g)
+
+
+def windows(x, R):
+    """All length-R windows of x: (B, T, J, C) -> (B*(T-R+1), R, J, C), batch-major."""
+    B, T = x.shape[:2]
+    w = x.unfold(1, R, 1)  # (B, T-R+1, J, C, R)
+    return w.permute(0, 1, 4, 2, 3).reshape(B * (T - R + 1), R, J, C_IN)  # (B*T_out, R, J, C)
+
+
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+@pytest.mark.parametrize("R", [27, 81, 243])
+def test_receptive_field(R, strides):
+    model = make(R, strides)
+    assert model.receptive_field() == R
+    assert model.config.branch_receptive_fields()[0] == R  # the stride-1 branch spans it all
+    assert all(rf <= R for rf in model.config.branch_receptive_fields())
+    with torch.no_grad():
+        assert model(kp2d(2, R)).shape == (2, 1, J, 3)
+        assert model(kp2d(2, R + 4)).shape == (2, 5, J, 3)
+    with pytest.raises(InputError, match="at least receptive_field"):
+        model(kp2d(1, R - 1))
+
+
+def test_branch_depths_for_243():
+    cfg = TCNConfig(receptive_field=243, strides=(1, 2, 3))
+    assert cfg.branch_layers() == (5, 4, 4)
+    assert cfg.branch_receptive_fields() == (243, 161, 241)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+@pytest.mark.parametrize("R", [27, 81])
+def test_dense_equals_single_window(R, strides, causal):
+    model = make(R, strides, causal)
+    x = kp2d(2, R + 9)
+    with torch.no_grad():
+        dense = model(x)  # (2, 10, J, 3)
+        single = model.forward_single(windows(x, R))  # (2*10, 1, J, 3)
+    torch.testing.assert_close(single.reshape(dense.shape), dense, atol=1e-5, rtol=1e-5)
+
+
+def _changed_outputs(model, x, frame):
+    """Which dense output frames change when input ``frame`` is perturbed."""
+    y = x.clone()
+    y[:, frame] += 3.0 * torch.randn_like(y[:, frame])
+    with torch.no_grad():
+        diff = (model(y) - model(x)).abs().amax(dim=(0, 2, 3))  # (T_out,)
+    assert ((diff < 1e-6) | (diff > 1e-4)).all(), "perturbation gave an ambiguous change"
+    return diff > 1e-4
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+def test_output_depends_exactly_on_receptive_field(strides, causal):
+    R = 27
+    model = make(R, strides, causal)
+    T = R + 20
+    x = kp2d(1, T)
+    t_out = torch.arange(T - R + 1)
+    for frame in (0, 5, R - 1, R + 3, T - 1):
+        # Output i sees input frames i .. i + R - 1 (and stands for frame i + frame_offset()).
+        expected = (t_out <= frame) & (frame <= t_out + R - 1)
+        assert torch.equal(_changed_outputs(model, x, frame), expected), frame
+
+
+def test_causal_never_sees_the_future():
+    R = 27
+    model = make(R, MULTI, causal=True)
+    assert model.frame_offset() == R - 1
+    T = 40
+    x = kp2d(1, T)
+    for frame in (0, 13, 39):
+        y = x.clone()
+        y[:, frame] += 3.0
+        with torch.no_grad():
+            diff = (model.predict_sequence(y) - model.predict_sequence(x)).abs().amax(dim=(0, 2, 3))  # (T,)
+        assert (diff[:frame] == 0).all()  # aligned outputs before the perturbed frame are untouched
+        assert diff[frame] > 1e-4
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
+@pytest.mark.parametrize("T_factor", ["1", "5", "R", "3R"])
+def test_predict_sequence_matches_sliding_single_window(T_factor, causal):
+    R = 27
+    T = {"1": 1, "5": 5, "R": R, "3R": 3 * R}[T_factor]
+    model = make(R, MULTI, causal)
+    x = kp2d(2, T)
+    with torch.no_grad():
+        out = model.predict_sequence(x)
+        left = R - 1 if causal else (R - 1) // 2
+        padded = torch.cat([x[:, :1].repeat(1, left, 1, 1), x, x[:, -1:].repeat(1, R - 1 - left, 1, 1)], 1)
+        manual = model.forward_single(windows(padded, R)).reshape(2, T, J, 3)  # every window, one call
+    assert out.shape == (2, T, J, 3)
+    torch.testing.assert_close(out, manual, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
+def test_chunking_gives_the_same_result(causal):
+    R = 27
+    model = make(R, MULTI, causal)
+    x = kp2d(2, 3 * R + 5)
+    with torch.no_grad():
+        full = model.predict_sequence(x)
+        for chunk in (1, 7, R, 1000):
+            torch.testing.assert_close(model.predict_sequence(x, chunk=chunk), full, atol=1e-6, rtol=0)
+    with pytest.raises(InputError, match="chunk"):
+        model.predict_sequence(x, chunk=0)
+
+
+@pytest.mark.parametrize("channels", [32, 320])
+@pytest.mark.parametrize("R", [81, 243])
+def test_baseline_matches_parameter_count(R, channels):
+    cfg = TCNConfig(receptive_field=R, channels=channels, dropout=0.1, causal=True)
+    base = baseline_config_matching(cfg)
+    assert base.strides == (1,)
+    assert (base.receptive_field, base.dropout, base.causal) == (R, 0.1, True)
+    n_multi, n_base = count_parameters(cfg), count_parameters(base)
+    assert abs(n_base - n_multi) / n_multi < 0.05
+
+
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+def test_count_parameters_matches_built_model(strides):
+    cfg = TCNConfig(receptive_field=81, strides=strides, channels=32)
+    assert count_parameters(cfg) == TCN(cfg).num_parameters()
+
+
+def test_single_stride_is_videopose3d():
+    # VideoPose3D, 243 frames, 1024 channels, 17 joints with 2D input (the 16.95 M model of Pavllo et al.):
+    # expand 34*1024*3 + BN 2*1024, 4 blocks of (1024*1024*3 + 1024*1024 + 2 BN * 2*1024), shrink 1024*51 + 51.
+    cfg = TCNConfig(receptive_field=243, strides=(1,), channels=1024, in_features=2)
+    expected = 34 * 1024 * 3 + 2 * 1024 + 4 * (1024 * 1024 * 4 + 4 * 1024) + 1024 * 51 + 51
+    assert count_parameters(cfg) == expected == 16_952_371
+
+
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+def test_flops_per_frame_matches_flop_counter(strides):
+    R = 27
+    model = make(R, strides)
+    T = 2000
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(kp2d(1, T))
+    measured = counter.get_total_flops() / (T - R + 1)
+    assert abs(measured - model.flops_per_frame()) / model.flops_per_frame() < 0.03
+
+
+def test_gradient_reaches_every_parameter():
+    model = make(27, MULTI).train()
+    out = model.forward_single(kp2d(4, 27))
+    out.square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    model.zero_grad()
+    model(kp2d(2, 40)).square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_dtype_follows_module_and_input():
+    model = make(27, MULTI).double()
+    out = model.predict_sequence(kp2d(1, 10).double())
+    assert out.dtype == torch.float64
+
+
+def test_mismatched_state_dict_fails_loudly():
+    multi = make(27, MULTI)
+    with pytest.raises(RuntimeError):
+        make(27, SINGLE).load_state_dict(multi.state_dict())
+    with pytest.raises(RuntimeError):
+        make(81, MULTI).load_state_dict(multi.state_dict())
+    make(27, MULTI, seed=3).load_state_dict(multi.state_dict())  # same architecture loads
+
+
+def test_input_validation():
+    model = make(27, MULTI)
+    with pytest.raises(InputError, match=r"\(B, T, 17, 3\)"):
+        model(torch.randn(2, 40, 16, 3))
+    with pytest.raises(InputError, match="exactly"):
+        model.forward_single(kp2d(1, 28))
+    with pytest.raises(InputError, match=r"\(B, T, 17, 3\)"):
+        model.predict_sequence(torch.randn(40, 17, 3))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"receptive_field": 100},
+        {"receptive_field": 1},
+        {"strides": [2, 3]},
+        {"strides": [1, 1]},
+        {"strides": [1, 14], "receptive_field": 27},
+        {"fusion": "attention"},
+        {"dropout": 1.0},
+        {"channels": 0},
+    ],
+)
+def test_config_validation(bad):
+    with pytest.raises(ConfigError):
+        from_dict(TCNConfig, bad)
+
+
+def test_config_round_trips_and_sum_fusion():
+    cfg = from_dict(TCNConfig, {"receptive_field": 27, "strides": [1, 2], "channels": 16, "fusion": "sum"})
+    assert cfg.strides == (1, 2)
+    assert from_dict(TCNConfig, to_dict(cfg)) == cfg
+    model = TCN(cfg).eval()
+    x = kp2d(1, 30)
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_single(windows(x, 27)).reshape(1, 4, J, 3), model(x))

@@ -1,0 +1,83 @@
+"""``lift3d evaluate`` on a small build-mocap file with a tiny trained lifter."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lift3d.checkpoint import load_lifter, read_checkpoint, save_checkpoint
+from lift3d.cli.main import main
+from lift3d.codec import Pose2DCodec
+from lift3d.data.build_mocap import BuildMocapConfig, build_mocap_dataset
+from lift3d.errors import InputError
+from lift3d.evaluate import evaluate_file, mask_joints
+from lift3d.models import TCN, TCNConfig
+
+
+@pytest.fixture(scope="module")
+def setup(shared_data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    data = tmp / "test131.h5"
+    build_mocap_dataset(BuildMocapConfig(views=2, subjects=["cmu:131"], datasets=["cmu_mocap"], noise=dict_noise()),
+                        data, data_dir=shared_data, progress=False)
+    torch.manual_seed(0)
+    model = TCN(TCNConfig(receptive_field=27, channels=16))
+    ckpt = tmp / "tiny.pt"
+    save_checkpoint(ckpt, model, kind="tcn", codec=Pose2DCodec(), fps=30.0)
+    return data, ckpt
+
+
+def dict_noise():
+    from lift3d.data.noise_2d import NoiseConfig
+
+    return NoiseConfig(level=0.2)
+
+
+def test_json_contract(setup, capsys):
+    data, ckpt = setup
+    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--json", "--per-sequence"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    for key in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "pck3d", "auc", "frames", "checkpoint_id"):
+        assert key in res, key
+    assert res["frames"] == sum(s["frames"] for s in res["per_sequence"])
+    assert {s["view"] for s in res["per_sequence"]} == {0, 1}
+    assert 0 <= res["pck3d"] <= 1 and res["p_mpjpe_mm"] <= res["mpjpe_mm"]
+
+
+def test_conditions_differ(setup):
+    data, ckpt = setup
+    clean = evaluate_file(data, ckpt, input_2d="clean")
+    masked = evaluate_file(data, ckpt, input_2d="noisy", mask=0.3)
+    assert clean["frames"] == masked["frames"]
+    assert clean["mpjpe_mm"] != masked["mpjpe_mm"]
+
+
+def test_mask_joints_exact_count():
+    conf = np.ones((50, 17))
+    out = mask_joints(conf, 0.3, np.random.default_rng(0))
+    assert ((out == 0).sum(axis=-1) == 5).all()
+
+
+def test_bad_checkpoints(setup, tmp_path: Path):
+    data, ckpt = setup
+    raw = read_checkpoint(ckpt)
+    raw["model_config"]["channels"] = 32  # weights of another architecture
+    other = tmp_path / "other.pt"
+    torch.save(raw, other)
+    with pytest.raises(InputError, match="other.pt: weights do not match"):
+        load_lifter(other)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"no")
+    with pytest.raises(InputError, match="junk.pt: not a loadable lift3d checkpoint"):
+        load_lifter(junk)
+    with pytest.raises(InputError, match="checkpoint not found"):
+        load_lifter(tmp_path / "missing.pt")
+    raw = read_checkpoint(ckpt)
+    raw["fps"] = 60.0
+    fast = tmp_path / "fast.pt"
+    torch.save(raw, fast)
+    with pytest.raises(InputError, match="the model works at 60.0 fps"):
+        evaluate_file(data, fast)

@@ -1,0 +1,69 @@
+import numpy as np
+import torch
+
+from lift3d.codec import Pose2DCodec
+from lift3d.skeletons import H36M17
+from lift3d.train.data import DataConfig, WindowSet, augment_flip, render_take
+from lift3d.mocap.clip import ClipInfo, MocapClip
+from pathlib import Path
+
+
+def _seqs():
+    rng = np.random.default_rng(0)
+    return [(rng.normal(size=(T, 17, 3)).astype(np.float32), rng.normal(size=(T, 17, 3)).astype(np.float32)) for T in (5, 9)]
+
+
+def test_windows_are_edge_padded_sequences():
+    pairs = _seqs()
+    ws = WindowSet(pairs, receptive_field=7, causal=False)
+    assert len(ws) == 14
+    x, y = ws.windows(torch.tensor([0, 4, 5, 13]))
+    assert x.shape == (4, 7, 17, 3) and y.shape == (4, 17, 3)
+    f0 = torch.from_numpy(pairs[0][0])
+    assert torch.equal(x[0, 3], f0[0]) and torch.equal(x[0, 0], f0[0])  # centre = frame 0, left edge replicated
+    assert torch.equal(x[1, 3], f0[4]) and torch.equal(x[1, 6], f0[4])  # right edge replicated
+    assert torch.equal(x[2, 3], torch.from_numpy(pairs[1][0][0]))
+    assert torch.equal(y[3], torch.from_numpy(pairs[1][1][8]))
+
+
+def test_causal_windows_end_at_the_target():
+    pairs = _seqs()
+    ws = WindowSet(pairs, receptive_field=5, causal=True)
+    x, _ = ws.windows(torch.tensor([3]))
+    f0 = torch.from_numpy(pairs[0][0])
+    assert torch.equal(x[0, -1], f0[3]) and torch.equal(x[0, 0], f0[0])
+
+
+def test_pairs_stay_inside_a_sequence():
+    ws = WindowSet(_seqs(), receptive_field=3, causal=False)
+    idx = ws.pair_indices(np.random.default_rng(0))
+    assert len(idx) > 0
+    assert (ws.seq_of_frame[idx] == ws.seq_of_frame[idx + 1]).all()
+
+
+def test_flip_is_applied_per_sample():
+    x = torch.randn(3, 2, 5, 17, 3)
+    y = torch.randn(3, 2, 17, 3)
+    perm = list(H36M17.flip_permutation)
+    fx, fy = augment_flip(x, y, torch.tensor([True, False, True]), perm)
+    assert torch.equal(fx[1], x[1]) and torch.equal(fy[1], y[1])
+    assert torch.equal(fx[0][..., 0], -x[0][..., perm, 0])
+    assert torch.equal(fy[2][..., 1], y[2][..., perm, 1])
+
+
+def test_render_take_targets_are_camera_frame_root_relative():
+    T = 50
+    walk = np.zeros((T, 17, 3))
+    rng = np.random.default_rng(1)
+    walk += rng.uniform([-0.2, -0.2, 0.0], [0.2, 0.2, 1.7], size=(17, 3))
+    walk[..., 0] += np.linspace(0, 2, T)[:, None]
+    clip = MocapClip(ClipInfo(Path("x.bvh"), "cmu_mocap", "cmu:01", "walk", "train"), 30.0, walk)
+    out = render_take(clip, DataConfig(), Pose2DCodec(), np.random.default_rng(0), views=3, noise_level=0.0, mask=0.0)
+    assert len(out) == 3
+    for feats, target in out:
+        assert feats.shape == (T, 17, 3) and target.shape == (T, 17, 3)
+        np.testing.assert_allclose(target[:, 0], 0, atol=1e-6)
+        # Camera-frame bone lengths equal the world's (a rigid change of frame).
+        wl = np.linalg.norm(walk[:, 3] - walk[:, 2], axis=-1)
+        cl = np.linalg.norm(target[:, 3] - target[:, 2], axis=-1)
+        np.testing.assert_allclose(wl, cl, atol=1e-5)
