@@ -35,6 +35,9 @@ class DataConfig:
         fps: the frame rate the lifter works at.
         views_per_epoch: fresh cameras per take per epoch.
         noise_level: per take-view detector noise level drawn uniformly from this range (see ``noise_2d``).
+        clean_prob: probability that a take-view gets exact 2D with confidence 1 instead (a perfect or
+            very confident detector: without it, confidence 1 never occurs in training and clean input is
+            out of distribution).
         mask_prob: probability that a take-view gets keypoint masking at all.
         mask_max: masked fraction of joint-frames drawn uniformly from ``(0, mask_max)``.
         mask_run_frames: occlusion run lengths to draw from (1 = isolated joints).
@@ -48,6 +51,7 @@ class DataConfig:
     cameras: VirtualCameraConfig = field(default_factory=VirtualCameraConfig)
     views_per_epoch: int = 2
     noise_level: tuple[float, float] = (0.0, 0.4)
+    clean_prob: float = 0.2
     mask_prob: float = 0.7
     mask_max: float = 0.4
     mask_run_frames: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0])
@@ -79,7 +83,10 @@ def render_take(
     out = []
     for v in range(views):
         px, depth = project(clip.pose3d_world_m, rig.K[v], rig.R[v], rig.t[v])  # (T, J, 2), (T, J)
-        level = rng.uniform(*cfg.noise_level) if noise_level is None else noise_level
+        if noise_level is None:
+            level = 0.0 if rng.random() < cfg.clean_prob else rng.uniform(*cfg.noise_level)
+        else:
+            level = noise_level
         if mask is None:
             masked = rng.uniform(0, cfg.mask_max) if rng.random() < cfg.mask_prob else 0.0
         else:

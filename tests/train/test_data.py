@@ -67,3 +67,16 @@ def test_render_take_targets_are_camera_frame_root_relative():
         wl = np.linalg.norm(walk[:, 3] - walk[:, 2], axis=-1)
         cl = np.linalg.norm(target[:, 3] - target[:, 2], axis=-1)
         np.testing.assert_allclose(wl, cl, atol=1e-5)
+
+
+def test_clean_prob_gives_exact_2d_with_full_confidence():
+    T = 30
+    rng = np.random.default_rng(2)
+    pose = rng.uniform([-0.2, -0.2, 0.0], [0.2, 0.2, 1.7], size=(17, 3))[None].repeat(T, 0)
+    clip = MocapClip(ClipInfo(Path("x.bvh"), "cmu_mocap", "cmu:01", "stand", "train"), 30.0, pose)
+    cfg = DataConfig(clean_prob=1.0, mask_prob=0.0)
+    (feats, _), = render_take(clip, cfg, Pose2DCodec(), np.random.default_rng(0), views=1)
+    assert (feats[..., 2] == 1.0).all()
+    cfg = DataConfig(clean_prob=0.0, mask_prob=0.0, noise_level=(0.3, 0.3))
+    (feats, _), = render_take(clip, cfg, Pose2DCodec(), np.random.default_rng(0), views=1)
+    assert (feats[..., 2] < 1.0).mean() > 0.9

@@ -1,0 +1,22 @@
+"""The held-out test set every lifter benchmark uses, built once and cached under runs/bench/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lift3d.data.build_mocap import BuildMocapConfig, build_mocap_dataset
+from lift3d.data.noise_2d import NoiseConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "runs" / "bench"
+
+# Held-out subjects of every dataset (shared/data/README.md), 4 virtual views, detector-like 2D at level 0.2.
+TEST_SET = BuildMocapConfig(split="test", views=4, fps=30.0, seed=12345, noise=NoiseConfig(level=0.2))
+
+
+def test_set(data_dir=None) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "test_split_v4_noise0.2_seed12345.h5"
+    if not path.exists():
+        build_mocap_dataset(TEST_SET, path, data_dir=data_dir)
+    return path
