@@ -1,0 +1,51 @@
+"""Shipped checkpoints: the export keeps the model, and the shipped default loads and lifts."""
+
+from pathlib import Path
+
+import torch
+
+from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter, read_checkpoint, save_checkpoint
+from lift3d.codec import Pose2DCodec
+from lift3d.models import TCN, TCNConfig
+from lift3d.paths import REPO_ROOT
+
+
+def _load_tool(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+export = _load_tool("export_checkpoint").main
+
+
+def test_export_round_trip(tmp_path: Path):
+    torch.manual_seed(0)
+    model = TCN(TCNConfig(receptive_field=27, channels=16)).eval()
+    src = tmp_path / "best.pt"
+    save_checkpoint(src, model, kind="tcn", codec=Pose2DCodec(), fps=30.0, config={"name": "t"},
+                    history=[{"val_mpjpe_mm": 50.0}])
+    dst = tmp_path / "shipped.pt"
+    assert export([str(src), str(dst)]) == 0
+    shipped = read_checkpoint(dst)
+    assert "train_state" not in shipped and shipped["provenance"]["best_val_mpjpe_mm"] == 50.0
+    assert all(v.dtype == torch.float16 for v in shipped["model"].values() if v.is_floating_point())
+    loaded, _, _ = load_lifter(dst)
+    x = torch.randn(1, 40, 17, 3)
+    with torch.no_grad():
+        a, b = model.predict_sequence(x), loaded.predict_sequence(x)
+    assert (a - b).abs().max() < 5e-3, "float16 storage should barely change the output"
+    assert shipped["id"] == checkpoint_id(loaded.state_dict())
+
+
+def test_shipped_default_loads_and_lifts():
+    assert DEFAULT_LIFTER.stat().st_size < 20e6
+    model, codec, ckpt = load_lifter()
+    assert model.receptive_field() == 81 and ckpt["fps"] == 30.0
+    assert ckpt["id"] == checkpoint_id(model.state_dict())
+    with torch.no_grad():
+        out = model.predict_sequence(torch.zeros(1, 10, 17, 3))
+    assert out.shape == (1, 10, 17, 3) and torch.isfinite(out).all()
