@@ -11,14 +11,13 @@ export), and for training runs also ``train_state`` (optimizer, scheduler, epoch
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from lift3d import __version__
 from lift3d.codec import Pose2DCodec
-from lift3d.config import from_dict
+from lift3d.config import from_dict, to_dict
 from lift3d.errors import InputError
 from lift3d.io.atomic import atomic_output
 from lift3d.skeletons import H36M17
@@ -49,7 +48,7 @@ def save_checkpoint(path: str | Path, model, *, kind: str, codec: Pose2DCodec, f
         "format": FORMAT,
         "version": __version__,
         "kind": kind,
-        "model_config": _plain(asdict(model.config)),
+        "model_config": to_dict(model.config),
         "codec": codec.to_dict(),
         "skeleton": list(H36M17.joints),
         "fps": float(fps),
@@ -58,14 +57,6 @@ def save_checkpoint(path: str | Path, model, *, kind: str, codec: Pose2DCodec, f
     }
     with atomic_output(path) as tmp:
         torch.save(payload, tmp)
-
-
-def _plain(d):
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
-        return [_plain(v) for v in d]
-    return d
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -22,6 +22,7 @@ Horizontal flip (:func:`flip_features`, :func:`flip_pose3d`) negates x and swaps
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -84,13 +85,10 @@ class Pose2DCodec:
         half = self.scale_window // 2
         padded = np.pad(size, ((0, 0), (half, half)), mode="edge")
         windows = sliding_window_view(padded, self.scale_window, axis=1)  # (N, T, window)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows are handled below
-                scale = np.nanmedian(windows, axis=-1)
-                fallback = np.nanmedian(size, axis=1, keepdims=True)  # whole-sequence median
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows are handled below
+            scale = np.nanmedian(windows, axis=-1)
+            fallback = np.nanmedian(size, axis=1, keepdims=True)  # whole-sequence median
         scale = np.where(np.isfinite(scale), scale, np.broadcast_to(fallback, scale.shape))
         return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from lift3d.codec import Pose2DCodec, root_relative
+from lift3d.codec import Pose2DCodec, flip_features, flip_pose3d, root_relative
 from lift3d.data.build_mocap import DATASETS, list_takes, load_take
 from lift3d.data.noise_2d import NoiseConfig, corrupt_2d
 from lift3d.data.virtual_cameras import VirtualCameraConfig, in_frame, project, sample_rig
@@ -141,14 +141,10 @@ class WindowSet:
         return self.features[rows], self.targets[frame_idx]
 
 
-def augment_flip(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor, perm: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+def augment_flip(x: torch.Tensor, y: torch.Tensor, flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip the samples where ``flip (B,)`` is True: inputs ``(B, ..., J, 3)``, targets ``(B, ..., J, 3)``."""
     if not flip.any():
         return x, y
     x, y = x.clone(), y.clone()
-    xf = x[flip][..., perm, :]
-    xf[..., 0] = -xf[..., 0]
-    yf = y[flip][..., perm, :]
-    yf[..., 0] = -yf[..., 0]
-    x[flip], y[flip] = xf, yf
+    x[flip], y[flip] = flip_features(x[flip]), flip_pose3d(y[flip])
     return x, y

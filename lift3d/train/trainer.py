@@ -24,7 +24,6 @@ from lift3d.config import to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.metrics import evaluate_sequences
 from lift3d.models.tcn import TCNConfig, TCN
-from lift3d.skeletons import H36M17
 from lift3d.train.data import DataConfig, WindowSet, _rng, augment_flip, load_split, render_take
 from lift3d.train.losses import lifter_losses, weighted_total
 
@@ -134,7 +133,6 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
     log.info("%d train takes (%d frames), %d val sequences; model %d parameters, receptive field %d",
              len(train_clips), sum(c.pose3d_world_m.shape[0] for c in train_clips), len(val_pairs),
              model.num_parameters(), R)
-    perm = list(H36M17.flip_permutation)
 
     for epoch in range(start_epoch, cfg.optim.epochs):
         t0 = time.time()
@@ -158,7 +156,7 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
             x, y = windows.windows(both)  # (2B, R, J, 3), (2B, J, 3)
             x, y = x.view(-1, 2, R, *x.shape[2:]), y.view(-1, 2, *y.shape[1:])  # (B, 2, R, J, 3), (B, 2, J, 3)
             flip = torch.from_numpy(rng.random(len(i)) < cfg.data.flip_prob)
-            x, y = augment_flip(x, y, flip, perm)
+            x, y = augment_flip(x, y, flip)
             pred = model.forward_single(x.reshape(-1, R, *x.shape[3:]).to(device))  # (2B, 1, J, 3)
             pred = Pose2DCodec.decode(pred.view(-1, 2, *pred.shape[2:]))  # (B, 2, J, 3)
             terms = lifter_losses(pred, y.to(device))

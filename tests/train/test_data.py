@@ -45,7 +45,7 @@ def test_flip_is_applied_per_sample():
     x = torch.randn(3, 2, 5, 17, 3)
     y = torch.randn(3, 2, 17, 3)
     perm = list(H36M17.flip_permutation)
-    fx, fy = augment_flip(x, y, torch.tensor([True, False, True]), perm)
+    fx, fy = augment_flip(x, y, torch.tensor([True, False, True]))
     assert torch.equal(fx[1], x[1]) and torch.equal(fy[1], y[1])
     assert torch.equal(fx[0][..., 0], -x[0][..., perm, 0])
     assert torch.equal(fy[2][..., 1], y[2][..., perm, 1])

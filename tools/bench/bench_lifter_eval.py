@@ -16,12 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import table, write_section  # noqa: E402
-from testsets import test_set  # noqa: E402
+from testsets import CONDITIONS, test_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER  # noqa: E402
 from lift3d.evaluate import evaluate_file  # noqa: E402
 
-CONDITIONS = (("clean", "clean", 0.0), ("noisy", "noisy", 0.0), ("noisy + 30% masked", "noisy", 0.3))
 
 
 def group_mean(per_seq: list[dict], key_fn) -> dict[str, dict]:

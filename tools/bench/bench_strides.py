@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import table, write_section  # noqa: E402
-from testsets import test_set  # noqa: E402
+from testsets import CONDITIONS, test_set  # noqa: E402
 
 from lift3d.config import load_config  # noqa: E402
 from lift3d.evaluate import evaluate_file  # noqa: E402
@@ -25,7 +25,6 @@ from lift3d.models import TCN  # noqa: E402
 from lift3d.train.trainer import TrainConfig, run_dir, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-CONDITIONS = (("clean", "clean", 0.0), ("noisy", "noisy", 0.0), ("noisy + 30% masked", "noisy", 0.3))
 
 
 def main() -> None:

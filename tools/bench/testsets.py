@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "runs" / "bench"
 
 # Held-out subjects of every dataset (shared/data/README.md), 4 virtual views, detector-like 2D at level 0.2.
+# The 2D conditions every lifter benchmark reports: (label, evaluate's input_2d, fraction of joints masked).
+CONDITIONS = (("clean", "clean", 0.0), ("noisy", "noisy", 0.0), ("noisy + 30% masked", "noisy", 0.3))
 TEST_SET = BuildMocapConfig(split="test", views=4, fps=30.0, seed=12345, noise=NoiseConfig(level=0.2))
 
 
