@@ -1,4 +1,4 @@
-"""The ``lift3d`` command: subcommands for data, and (as they land) training, evaluation and inference."""
+"""The ``lift3d`` command: data, training, evaluation, tracking, inference and rendering subcommands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from lift3d import __version__
 from lift3d.cli import data as data_cmd
 from lift3d.cli import train as train_cmd
+from lift3d.cli import video as video_cmd
 from lift3d.errors import Lift3DError
 
 log = logging.getLogger("lift3d")
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cmd.register(sub)
     train_cmd.register(sub)
+    video_cmd.register(sub)
     return parser
 
 

@@ -15,16 +15,17 @@ from lift3d.errors import InputError
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path in ``path``'s directory; on a clean exit it is renamed to ``path``.
 
-    Raises :class:`InputError` naming the path if its directory does not exist. On an exception the
+    ``suffix`` ends the temporary name (writers that pick a container from the suffix, such as OpenCV's video
+    writer, need the real one). Raises :class:`InputError` naming the path if its directory does not exist. On an exception the
     temporary file is removed and the exception propagates.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"output directory does not exist ({path.parent})", path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

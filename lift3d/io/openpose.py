@@ -40,6 +40,7 @@ import numpy as np
 
 from lift3d.errors import InputError
 from lift3d.skeletons.tables import BODY25, BODY25B
+from lift3d.tracking.people import check_tracking_args, follow_person
 
 __all__ = [
     "OpenPoseSequence", "read_openpose_folder", "read_openpose_frame", "write_openpose_folder",
@@ -187,40 +188,17 @@ def read_openpose_folder(
     folder = Path(folder)
     if skeleton not in ("auto", *SKELETONS):
         raise InputError(f"skeleton must be 'auto', 'body25' or 'body25b', got {skeleton!r}")
-    if isinstance(person, bool) or not (person in ("largest", "most_confident") or
-                                        (isinstance(person, int) and person >= 0)):
-        raise InputError(f"person must be 'largest', 'most_confident' or an index >= 0, got {person!r}")
-    if track_gate is not None and not track_gate > 0:
-        raise InputError(f"track_gate must be > 0 or None, got {track_gate!r}")
-    if isinstance(max_lost, bool) or not isinstance(max_lost, int) or max_lost < 0:
-        raise InputError(f"max_lost must be an int >= 0, got {max_lost!r}")
+    check_tracking_args(person, track_gate, max_lost)
     files, numbers = _frame_files(folder)
     frames = [read_openpose_frame(f) for f in files]
     if skeleton == "auto":
         skeleton = _auto_skeleton(folder, files, frames, min_conf)
 
-    T = len(files)
-    kp2d_px = np.zeros((T, NUM_JOINTS, 2), dtype=np.float32)
-    conf = np.zeros((T, NUM_JOINTS), dtype=np.float32)
-    person_index = np.full(T, -1, dtype=np.int64)
     num_people = np.array([len(c) for _, c in frames], dtype=np.int64)
-    ref, lost = None, 0  # (kp (J, 2), conf (J,)) of the last pick; frames since it
-    for i, (kp, c) in enumerate(frames):
-        tracking = ref is not None and track_gate is not None and lost < max_lost
-        if isinstance(person, int):
-            pick = person if person < len(c) else -1
-            picked = (kp[pick], c[pick]) if pick >= 0 else None
-        elif tracking:
-            pick, picked = _follow(kp, c, ref, min_conf, track_gate)
-        else:
-            pick = _best(kp, c, person, min_conf)
-            picked = (kp[pick], c[pick]) if pick >= 0 else None
-        if pick >= 0:
-            kp2d_px[i], conf[i] = picked
-            person_index[i] = pick
-            ref, lost = picked, 0
-        else:
-            lost += 1
+    kp2d_px, conf, person_index = follow_person(
+        frames, person, min_conf=min_conf, track_gate=track_gate, max_lost=max_lost, merge_fragments=True,
+        num_joints=NUM_JOINTS,
+    )
     gaps = np.flatnonzero(np.diff(numbers) != 1)
     if gaps.size:
         log.warning("%s: frame numbers are not consecutive (e.g. %d -> %d); frames are kept as listed",
@@ -337,64 +315,3 @@ def _frame_files(folder: Path) -> tuple[list[Path], np.ndarray]:
         a, b = numbered[dupes[0]][1].name, numbered[dupes[0] + 1][1].name
         raise InputError(f"two files share frame number {numbers[dupes[0]]}: {a} and {b}", folder)
     return [p for _, p in numbered], numbers
-
-
-def _follow(kp: np.ndarray, conf: np.ndarray, ref, min_conf: float, track_gate: float):
-    """The tracked person in one frame: ``(index, (kp (J, 2), conf (J,)))``, or ``(-1, None)``.
-
-    The candidate nearest ``ref`` is kept if within ``track_gate``. Other candidates within the gate whose
-    confident joints do not overlap it are fragments of the same person (OpenPose sometimes splits one
-    person into, e.g., an upper and a lower body) and fill its missing joints, nearest first.
-    """
-    ok = conf > min_conf  # (P, J)
-    candidates = np.flatnonzero(ok.any(axis=1))
-    if candidates.size == 0:
-        return -1, None
-    ref_kp, ref_conf = ref
-    ref_ok = ref_conf > min_conf
-    diag = max(float(np.linalg.norm(_box_size(ref_kp, ref_ok))), 1.0)
-    dist = np.array([_distance(kp[p], ok[p], ref_kp, ref_ok) for p in candidates]) / diag
-    order = np.argsort(dist, kind="stable")
-    if dist[order[0]] > track_gate:
-        return -1, None
-    pick = int(candidates[order[0]])
-    out_kp, out_conf, out_ok = kp[pick].copy(), conf[pick].copy(), ok[pick].copy()
-    for j in order[1:]:
-        p = int(candidates[j])
-        if dist[j] <= track_gate and not (ok[p] & out_ok).any():
-            out_kp[ok[p]], out_conf[ok[p]] = kp[p][ok[p]], conf[p][ok[p]]
-            out_ok |= ok[p]
-    return pick, (out_kp, out_conf)
-
-
-def _best(kp: np.ndarray, conf: np.ndarray, person: str, min_conf: float) -> int:
-    """Index of the largest or most confident person, or -1 if nobody has a confident joint."""
-    ok = conf > min_conf  # (P, J)
-    candidates = np.flatnonzero(ok.any(axis=1))
-    if candidates.size == 0:
-        return -1
-    if person == "largest":
-        score = np.array([np.prod(_box_size(kp[p], ok[p])) for p in candidates])
-    else:
-        score = conf[candidates].mean(axis=1)
-    return int(candidates[int(np.argmax(score))])
-
-
-def _box_size(kp: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``(2,)`` width and height of the box around the joints in ``ok``."""
-    if not ok.any():
-        return np.zeros(2)
-    pts = kp[ok]  # (n, 2)
-    return pts.max(axis=0) - pts.min(axis=0)
-
-
-def _distance(kp: np.ndarray, ok: np.ndarray, ref_kp: np.ndarray, ref_ok: np.ndarray) -> float:
-    """Mean distance over joints confident in both, else the distance between the boxes' centres."""
-    shared = ok & ref_ok
-    if shared.any():
-        return float(np.linalg.norm(kp[shared] - ref_kp[shared], axis=1).mean())
-    if not ref_ok.any():
-        return math.inf
-    centre = 0.5 * (kp[ok].min(axis=0) + kp[ok].max(axis=0))
-    ref_centre = 0.5 * (ref_kp[ref_ok].min(axis=0) + ref_kp[ref_ok].max(axis=0))
-    return float(np.linalg.norm(centre - ref_centre))

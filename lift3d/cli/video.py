@@ -1,0 +1,158 @@
+"""``lift3d setup``, ``lift3d track``, ``lift3d infer`` and ``lift3d render``: the video-to-3D commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from lift3d.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def _person(value: str):
+    return int(value) if value.isdigit() else value
+
+
+def _tracker_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("tracker (video input)")
+    g.add_argument("--people", type=int, default=1,
+                   help="people BlazePose looks for per frame (default 1: MediaPipe's own tracking keeps one "
+                        "person; more lets --person choose, at about half the speed)")
+    g.add_argument("--person", type=_person, default="largest",
+                   help="whom to follow: largest (default), most_confident, or an index (with --people > 1, and "
+                        "for multi-person 2D files)")
+    g.add_argument("--max-gap", type=float, default=0.25, help="longest gap without the person to interpolate, s")
+
+
+def _input_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", dest="in_format", choices=["video", "openpose", "h5", "npz", "coco", "csv"],
+                   help="input format (default: from the suffix; a folder is OpenPose JSON)")
+    p.add_argument("--fps", type=float, help="frame rate of a 2D file that does not store one")
+    p.add_argument("--skeleton", help="joint layout of a 2D file that does not store one (coco17, blazepose33, "
+                                      "body25, body25b, h36m17)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("setup", help="build the BlazePose model file from the installed mediapipe",
+                       description="Build checkpoints/pose_landmarker_full.task from the Apache-2.0 tflite files "
+                                   "inside the installed mediapipe(-numpy2)==0.10.21 and check its sha256.")
+    s.add_argument("--out", type=Path, help="where to write the .task (default: checkpoints/)")
+    s.set_defaults(func=run_setup)
+
+    t = sub.add_parser("track", help="2D landmarks of one person in a video",
+                       description="Run the BlazePose tracker over a video and write the 2D (BlazePose-33 and "
+                                   "Human3.6M-17) with confidences to HDF5.")
+    t.add_argument("video", type=Path)
+    t.add_argument("-o", "--output", type=Path, required=True, help="output .h5")
+    _tracker_args(t)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=run_track)
+
+    i = sub.add_parser("infer", help="video or 2D file to 3D",
+                       description="Lift a video (through the tracker) or a 2D file to 3D: camera frame, "
+                                   "root-relative, metres, Human3.6M-17. Output format from the suffix: "
+                                   ".h5, .npz, .json, .csv, .trc (schemas in the README).")
+    i.add_argument("input", type=Path, help="video, 2D file (.h5, .npz, .json, .csv) or OpenPose JSON folder")
+    i.add_argument("-o", "--output", type=Path, required=True)
+    i.add_argument("--out-format", choices=["h5", "npz", "json", "csv", "trc"], help="default: from the suffix")
+    i.add_argument("--checkpoint", type=Path, help="lifter checkpoint (default: the shipped one)")
+    i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
+    _input_args(i)
+    _tracker_args(i)
+    i.add_argument("--no-progress", action="store_true")
+    i.set_defaults(func=run_infer)
+
+    r = sub.add_parser("render", help="side-by-side video of the 2D overlay and the 3D skeleton",
+                       description="Render the source video with the 2D overlay beside a 3D view. INPUT is a video "
+                                   "(tracked and lifted first) or a lift3d infer result (.h5, .npz, .json, .csv) "
+                                   "whose source video is found from the result or --video.")
+    r.add_argument("input", type=Path)
+    r.add_argument("-o", "--output", type=Path, required=True, help=".mp4 (or .png/.jpg with --frame)")
+    r.add_argument("--frame", type=int, help="render only this frame, as an image")
+    r.add_argument("--video", type=Path, help="source video of a result file (default: the one it records)")
+    r.add_argument("--checkpoint", type=Path, help="lifter checkpoint for video input")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--azimuth", type=float, default=60.0, help="3D view turned this far about the vertical, deg")
+    _tracker_args(r)
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=run_render)
+
+
+def check_output(path: Path) -> None:
+    """Fail before any work if the output cannot be written (missing directory, or a folder)."""
+    if not path.parent.is_dir():
+        raise InputError(f"output directory does not exist ({path.parent})", path)
+    if path.is_dir():
+        raise InputError("output path is a folder", path)
+
+
+def _tracker_cfg(args):
+    from lift3d.tracking.blazepose import TrackerConfig
+
+    return TrackerConfig(num_poses=args.people, person=args.person, max_gap_s=args.max_gap)
+
+
+def run_setup(args) -> int:
+    from lift3d.tracking.blazepose_model import build_task
+
+    out = build_task(args.out)
+    print(f"built {out}")
+    return 0
+
+
+def run_track(args) -> int:
+    from lift3d.io.kp2d import write_kp2d_h5
+    from lift3d.tracking.blazepose import track_video
+
+    check_output(args.output)
+    if args.output.suffix.lower() not in (".h5", ".hdf5"):
+        raise InputError("lift3d track writes HDF5: use a .h5 output", args.output)
+    kp = track_video(args.video, _tracker_cfg(args), progress=not args.no_progress)
+    h = kp.to_h36m()
+    write_kp2d_h5(args.output, h, extra={"blazepose33/kp2d_px": kp.kp2d_px, "blazepose33/conf": kp.conf})
+    print(f"wrote {args.output}: {kp.num_frames} frames at {kp.fps:g} fps, person in "
+          f"{int((kp.conf > 0).any(axis=1).sum())}")
+    return 0
+
+
+def run_infer(args) -> int:
+    from lift3d.infer import infer, load_input
+    from lift3d.io.exports import output_format, write_result
+
+    check_output(args.output)
+    output_format(args.output, args.out_format)
+    kp = load_input(args.input, args.in_format, fps=args.fps, skeleton=args.skeleton,
+                    tracker_cfg=_tracker_cfg(args), progress=not args.no_progress)
+    result = infer(kp, args.checkpoint, args.device)
+    write_result(args.output, result, args.out_format)
+    print(json.dumps({"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
+                      "checkpoint_id": result.checkpoint_id}))
+    return 0
+
+
+def run_render(args) -> int:
+    from lift3d.infer import infer, load_input
+    from lift3d.io.exports import read_result
+    from lift3d.io.video import is_video
+    from lift3d.render import RenderConfig, render_frame, render_video
+
+    check_output(args.output)
+    if is_video(args.input):
+        result = infer(load_input(args.input, "video", tracker_cfg=_tracker_cfg(args), progress=not args.no_progress),
+                       args.checkpoint, args.device)
+        video = args.input
+    else:
+        result = read_result(args.input)
+        video = args.video or Path(result.source)
+        if not is_video(video) or not Path(video).is_file():
+            raise InputError(f"the result's source {result.source!r} is not a video file here; pass --video", args.input)
+    cfg = RenderConfig(azimuth_deg=args.azimuth)
+    if args.frame is not None:
+        render_frame(result, video, args.frame, args.output, cfg)
+    else:
+        render_video(result, video, args.output, cfg, progress=not args.no_progress)
+    print(f"wrote {args.output}")
+    return 0

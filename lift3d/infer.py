@@ -1,0 +1,132 @@
+"""``lift3d infer``: 2D keypoints (from a video through the tracker, or from a file) to 3D with a lifter.
+
+The lifter works at its training frame rate (``ckpt["fps"]``, 30): other rates are resampled to it by linear
+interpolation in time (confidence included), lifted, and the 3D interpolated back to the input's frame
+times, so the output has exactly one pose per input frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lift3d.checkpoint import checkpoint_id, load_lifter
+from lift3d.codec import Pose2DCodec
+from lift3d.errors import InputError
+from lift3d.io.kp2d import Keypoints2D, read_keypoints
+from lift3d.io.video import is_video
+from lift3d.skeletons import H36M17
+
+log = logging.getLogger(__name__)
+
+CHUNK_FRAMES = 4096
+"""Output frames lifted per pass on long sequences (bounds memory; same result as one pass)."""
+
+
+@dataclass
+class Pose3DResult:
+    """What ``lift3d infer`` writes (schemas in the README, "Output formats").
+
+    Attributes:
+        pose3d_cam_m: ``(T, 17, 3)`` root-relative 3D in the camera frame (OpenCV axes: x right, y down,
+            z forward), metres, Human3.6M-17 order; the pelvis is 0.
+        kp2d_px: ``(T, 17, 2)`` the 2D it was lifted from (H36M-17), pixels; conf: ``(T, 17)``.
+        interpolated: ``(T,)`` frames whose 2D was interpolated across a short tracking gap.
+        fps, source, checkpoint_id, image_size: frame rate, input path, the lifter's id, ``(width, height)``.
+    """
+
+    pose3d_cam_m: np.ndarray
+    kp2d_px: np.ndarray
+    conf: np.ndarray
+    interpolated: np.ndarray
+    fps: float
+    source: str
+    checkpoint_id: str
+    image_size: tuple[int, int] | None = None
+
+    joint_names = H36M17.joints
+    parents = H36M17.parents
+
+    @property
+    def num_frames(self) -> int:
+        return self.pose3d_cam_m.shape[0]
+
+    def keypoints(self) -> Keypoints2D:
+        return Keypoints2D(self.kp2d_px, self.conf, "h36m17", self.fps, self.source, self.image_size,
+                           self.interpolated)
+
+
+def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | None = None) -> np.ndarray:
+    """Linear interpolation of ``(T, ...)`` samples at ``src_fps`` onto a ``dst_fps`` grid starting at t=0.
+
+    ``num_out`` defaults to every ``dst_fps`` sample within the input's duration.
+    """
+    T = values.shape[0]
+    t_src = np.arange(T) / src_fps
+    if num_out is None:
+        num_out = int(np.floor((T - 1) * dst_fps / src_fps + 1e-9)) + 1
+    t_dst = np.clip(np.arange(num_out) / dst_fps, 0.0, t_src[-1])
+    flat = values.reshape(T, -1)
+    idx = np.clip(np.searchsorted(t_src, t_dst, side="right") - 1, 0, max(T - 2, 0))
+    if T == 1:
+        return np.repeat(values[:1], num_out, axis=0)
+    w = ((t_dst - t_src[idx]) * src_fps)[:, None]
+    out = (1 - w) * flat[idx] + w * flat[idx + 1]
+    return out.reshape(num_out, *values.shape[1:]).astype(values.dtype, copy=False)
+
+
+@torch.no_grad()
+def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
+    """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate)."""
+    h = kp.to_h36m()
+    kp2d, conf = h.kp2d_px, h.conf
+    resampled = abs(kp.fps - model_fps) > 1e-3
+    if resampled:
+        # Confidence 0 must stay 0 where a neighbour is missing: interpolate, then zero any mixed sample.
+        ok = resample((conf > 0).astype(np.float32), kp.fps, model_fps) > 0.999
+        kp2d = resample(kp2d, kp.fps, model_fps)
+        conf = np.where(ok, resample(conf, kp.fps, model_fps), 0.0).astype(np.float32)
+    feats = torch.from_numpy(codec.encode(kp2d, conf))[None].to(device)  # (1, T', 17, 3)
+    pred = Pose2DCodec.decode(model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]).float().cpu().numpy()
+    if resampled:
+        pred = resample(pred, model_fps, kp.fps, num_out=kp.num_frames)
+    return pred.astype(np.float32)
+
+
+def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | None = None,
+               skeleton: str | None = None, tracker_cfg=None, progress: bool = True,
+               timings: dict | None = None) -> Keypoints2D:
+    """2D keypoints from a video (BlazePose tracker) or a 2D file/folder (:func:`lift3d.io.kp2d.read_keypoints`)."""
+    path = Path(path)
+    if fmt == "video" or (fmt is None and path.is_file() and is_video(path)) or (fmt is None and not path.exists()
+                                                                               and is_video(path)):
+        from lift3d.tracking.blazepose import track_video
+
+        return track_video(path, tracker_cfg, progress=progress, timings=timings)
+    t0 = time.perf_counter()
+    kp = read_keypoints(path, fmt, fps=fps, skeleton=skeleton,
+                        person=tracker_cfg.person if tracker_cfg is not None else "largest")
+    if timings is not None:
+        timings["read_s"] = time.perf_counter() - t0
+    return kp
+
+
+def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu") -> Pose3DResult:
+    """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter)."""
+    if kp.num_frames == 0:
+        raise InputError("the 2D sequence has no frames", kp.source or None)
+    if not (kp.conf > 0).any():
+        raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
+    model, codec, ckpt = load_lifter(checkpoint, device)
+    pose = lift(kp, model, codec, float(ckpt["fps"]), device)
+    h = kp.to_h36m()
+    return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source,
+                        checkpoint_id(model.state_dict()), kp.image_size)
+
+

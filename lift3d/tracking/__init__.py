@@ -1,0 +1,1 @@
+"""2D landmark tracking: BlazePose on video, person selection across frames."""
