@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,14 +67,14 @@ def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | 
     ``num_out`` defaults to every ``dst_fps`` sample within the input's duration.
     """
     T = values.shape[0]
-    t_src = np.arange(T) / src_fps
     if num_out is None:
         num_out = int(np.floor((T - 1) * dst_fps / src_fps + 1e-9)) + 1
-    t_dst = np.clip(np.arange(num_out) / dst_fps, 0.0, t_src[-1])
-    flat = values.reshape(T, -1)
-    idx = np.clip(np.searchsorted(t_src, t_dst, side="right") - 1, 0, max(T - 2, 0))
     if T == 1:
         return np.repeat(values[:1], num_out, axis=0)
+    t_src = np.arange(T) / src_fps
+    t_dst = np.clip(np.arange(num_out) / dst_fps, 0.0, t_src[-1])
+    flat = values.reshape(T, -1)
+    idx = np.clip(np.searchsorted(t_src, t_dst, side="right") - 1, 0, T - 2)
     w = ((t_dst - t_src[idx]) * src_fps)[:, None]
     out = (1 - w) * flat[idx] + w * flat[idx + 1]
     return out.reshape(num_out, *values.shape[1:]).astype(values.dtype, copy=False)
@@ -100,21 +99,15 @@ def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: s
 
 
 def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | None = None,
-               skeleton: str | None = None, tracker_cfg=None, progress: bool = True,
-               timings: dict | None = None) -> Keypoints2D:
+               skeleton: str | None = None, tracker_cfg=None, progress: bool = True) -> Keypoints2D:
     """2D keypoints from a video (BlazePose tracker) or a 2D file/folder (:func:`lift3d.io.kp2d.read_keypoints`)."""
     path = Path(path)
-    if fmt == "video" or (fmt is None and path.is_file() and is_video(path)) or (fmt is None and not path.exists()
-                                                                               and is_video(path)):
+    if fmt == "video" or (fmt is None and is_video(path) and not path.is_dir()):
         from lift3d.tracking.blazepose import track_video
 
-        return track_video(path, tracker_cfg, progress=progress, timings=timings)
-    t0 = time.perf_counter()
-    kp = read_keypoints(path, fmt, fps=fps, skeleton=skeleton,
-                        person=tracker_cfg.person if tracker_cfg is not None else "largest")
-    if timings is not None:
-        timings["read_s"] = time.perf_counter() - t0
-    return kp
+        return track_video(path, tracker_cfg, progress=progress)
+    return read_keypoints(path, fmt, fps=fps, skeleton=skeleton,
+                          person=tracker_cfg.person if tracker_cfg is not None else "largest")
 
 
 def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu") -> Pose3DResult:
@@ -124,8 +117,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     if not (kp.conf > 0).any():
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
-    pose = lift(kp, model, codec, float(ckpt["fps"]), device)
     h = kp.to_h36m()
+    pose = lift(h, model, codec, float(ckpt["fps"]), device)
     return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source,
                         checkpoint_id(model.state_dict()), kp.image_size)
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from lift3d.errors import InputError
 from lift3d.infer import Pose3DResult
 from lift3d.io.atomic import atomic_output
-from lift3d.io.video import iter_frames, probe_video
+from lift3d.io.video import iter_frames, probe_video, read_frame
 from lift3d.skeletons import H36M17
 
 LEFT, RIGHT, CENTRE = (255, 140, 40), (40, 40, 230), (60, 200, 60)  # BGR
@@ -101,6 +101,11 @@ def compose(frame_rgb: np.ndarray, r: Pose3DResult, t: int, cfg: RenderConfig, f
     return np.concatenate([frame, draw_3d(H, r.pose3d_cam_m[t], cfg, thick, floor_y=floor_y)], axis=1)
 
 
+def _floor_y(r: Pose3DResult) -> float:
+    """Feet level of the clip in the camera frame (y down): the 95th percentile of each frame's lowest joint."""
+    return float(np.nanpercentile(r.pose3d_cam_m[..., 1].max(axis=1), 95))
+
+
 def _check(r: Pose3DResult, video: Path) -> int:
     info = probe_video(video)
     if info.num_frames != r.num_frames:
@@ -116,7 +121,7 @@ def render_video(r: Pose3DResult, video: str | os.PathLike, out: str | os.PathLi
     if out.suffix.lower() not in (".mp4", ".avi", ".mov", ".mkv"):
         raise InputError("render output must be a video (.mp4, .avi, .mov, .mkv) or use --frame with .png", out)
     T = _check(r, video)
-    floor_y = float(np.nanpercentile(r.pose3d_cam_m[..., 1].max(axis=1), 95))  # feet level over the clip
+    floor_y = _floor_y(r)
     with atomic_output(out, suffix=out.suffix) as tmp:
         writer = None
         try:
@@ -144,11 +149,7 @@ def render_frame(r: Pose3DResult, video: str | os.PathLike, t: int, out: str | o
         raise InputError(f"frame {t} is out of range (the video has {T} frames)", video)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError("a single frame is written as .png or .jpg", out)
-    floor_y = float(np.nanpercentile(r.pose3d_cam_m[..., 1].max(axis=1), 95))
-    for i, rgb in enumerate(iter_frames(video)):
-        if i == t:
-            img = compose(rgb, r, t, cfg, floor_y)
-            break
+    img = compose(read_frame(video, t), r, t, cfg, _floor_y(r))
     with atomic_output(out, suffix=out.suffix) as tmp:
         if not cv2.imwrite(str(tmp), img):
             raise InputError("OpenCV could not write the image", out)

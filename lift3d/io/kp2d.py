@@ -93,6 +93,8 @@ class Keypoints2D:
 
     def to_h36m(self) -> "Keypoints2D":
         """The same sequence on the lifting skeleton (H36M-17), with synthesised joints' confidences."""
+        if self.skeleton == "h36m17":
+            return self
         kp, conf = to_h36m(self.kp2d_px, self.conf, self.skeleton)
         return replace(self, kp2d_px=kp, conf=np.clip(conf, 0.0, 1.0), skeleton="h36m17")
 

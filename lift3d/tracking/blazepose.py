@@ -31,6 +31,11 @@ from lift3d.tracking.people import check_tracking_args, follow_person
 
 log = logging.getLogger(__name__)
 
+TRACK_GATE = 0.3
+"""With several poses per frame: how far (in box diagonals) the followed person may move between frames."""
+MAX_LOST = 10
+"""Frames without the followed person after which ``person`` picks afresh."""
+
 
 @dataclass
 class TrackerConfig:
@@ -118,40 +123,21 @@ def _prob(value) -> float:
     return 1.0 if value is None else float(min(max(value, 0.0), 1.0))
 
 
-def track_video(
-    video: str | os.PathLike, cfg: TrackerConfig | None = None, *, progress: bool = True, timings: dict | None = None
-) -> Keypoints2D:
+def track_video(video: str | os.PathLike, cfg: TrackerConfig | None = None, *, progress: bool = True) -> Keypoints2D:
     """BlazePose landmarks of one person over a whole video (BlazePose-33 layout; see the module docstring).
 
     Raises :class:`InputError` for a missing, unreadable or empty video, or one with no person in any frame.
-    ``timings`` (optional) receives the seconds spent decoding and tracking.
     """
-    import time
-
     cfg = cfg or TrackerConfig()
-    check_tracking_args(cfg.person, 0.3, 10)
+    gate = TRACK_GATE if cfg.num_poses > 1 else None  # with one pose MediaPipe's own tracking keeps the person
+    check_tracking_args(cfg.person, gate, MAX_LOST)  # before the slow part
     info = probe_video(video)
-    frames, decode_s, track_s = [], 0.0, 0.0
     with BlazePoseTracker(cfg) as tracker:
-        it = iter_frames(info.path)
-        bar = tqdm(total=info.num_frames, desc="track", unit="frame", disable=not progress)
-        t = 0
-        while True:
-            t0 = time.perf_counter()
-            rgb = next(it, None)
-            t1 = time.perf_counter()
-            decode_s += t1 - t0
-            if rgb is None:
-                break
-            frames.append(tracker.detect(rgb, round(t * 1000.0 / info.fps)))
-            track_s += time.perf_counter() - t1
-            t += 1
-            bar.update()
-        bar.close()
-    if timings is not None:
-        timings.update(decode_s=decode_s, track_s=track_s)
-    kp, conf, _ = follow_person(frames, cfg.person, num_joints=BLAZEPOSE33.num_joints,
-                                track_gate=0.3 if cfg.num_poses > 1 else None)
+        frames = [tracker.detect(rgb, round(t * 1000.0 / info.fps))
+                  for t, rgb in enumerate(tqdm(iter_frames(info.path), total=info.num_frames, desc="track",
+                                               unit="frame", disable=not progress))]
+    kp, conf, _ = follow_person(frames, cfg.person, num_joints=BLAZEPOSE33.num_joints, track_gate=gate,
+                                max_lost=MAX_LOST)
     if not (conf > 0).any():
         raise InputError(f"no person found in any of the {len(frames)} frames", info.path)
     missing = int((~(conf > 0).any(axis=1)).sum())

@@ -63,7 +63,7 @@ def main() -> None:
     for name, video in videos.items():
         kp = track_video(video, progress=False)
         h = kp.to_h36m()
-        result = Pose3DResult(lift(kp, model, codec, ckpt["fps"]), h.kp2d_px, h.conf, kp.interpolated, kp.fps,
+        result = Pose3DResult(lift(h, model, codec, ckpt["fps"]), h.kp2d_px, h.conf, kp.interpolated, kp.fps,
                               str(video), cid, kp.image_size)
         J, p = H36M17.index, result.pose3d_cam_m
         row = [name]
