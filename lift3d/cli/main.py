@@ -8,6 +8,7 @@ import sys
 
 from lift3d import __version__
 from lift3d.cli import data as data_cmd
+from lift3d.cli import selfsup as selfsup_cmd
 from lift3d.cli import train as train_cmd
 from lift3d.cli import video as video_cmd
 from lift3d.errors import Lift3DError
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.register(sub)
     train_cmd.register(sub)
     video_cmd.register(sub)
+    selfsup_cmd.register(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ from lift3d.config import load_config
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "train", help="train a lifter from a config",
-        description="Train a lifter. Checkpoints go to <out_dir>/last.pt every epoch and best.pt on the best "
+        description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with 'kind: selfsup', e.g. configs/selfsup_multiview.yaml). Checkpoints go to <out_dir>/last.pt every epoch and best.pt on the best "
                     "validation MPJPE; a killed run resumes from last.pt when started again.",
     )
     t.add_argument("config", type=Path, help="YAML config, e.g. configs/tcn_multistride_81.yaml")
@@ -39,7 +39,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_evaluate)
 
 
+def config_kind(path: Path) -> str:
+    """``selfsup`` for configs that say ``kind: selfsup``, else ``supervised``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError:
+        data = None  # load_config reports it
+    return data.get("kind", "supervised") if isinstance(data, dict) else "supervised"
+
+
 def run_train(args) -> int:
+    if config_kind(args.config) == "selfsup":
+        from lift3d.train.selfsup import SelfSupConfig, train_selfsup
+
+        cfg = load_config(SelfSupConfig, args.config, args.overrides)
+        last = train_selfsup(cfg, restart=args.restart, progress=not args.no_progress)
+        print(json.dumps(last))
+        return 0
     from lift3d.train.trainer import TrainConfig, train
 
     cfg = load_config(TrainConfig, args.config, args.overrides)

@@ -70,7 +70,7 @@ def load_split(cfg: DataConfig, split: str, data_dir=None) -> list[MocapClip]:
     return [load_take(i, cfg.fps) for i in infos]
 
 
-def _rng(seed: int, epoch: int, name: str) -> np.random.Generator:
+def take_rng_stream(seed: int, epoch: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, zlib.crc32(name.encode())])
 
 

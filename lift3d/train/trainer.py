@@ -24,7 +24,7 @@ from lift3d.config import to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.metrics import evaluate_sequences
 from lift3d.models.tcn import TCNConfig, TCN
-from lift3d.train.data import DataConfig, WindowSet, _rng, augment_flip, load_split, render_take
+from lift3d.train.data import DataConfig, WindowSet, take_rng_stream, augment_flip, load_split, render_take
 from lift3d.train.losses import lifter_losses, weighted_total
 
 log = logging.getLogger(__name__)
@@ -66,19 +66,19 @@ def run_dir(cfg: TrainConfig) -> Path:
     return Path(cfg.out_dir.format(name=cfg.name))
 
 
-def _resumable(config: dict | None) -> dict | None:
+def resumable_config(config: dict | None) -> dict | None:
     """The parts of a config that must match to resume a run (the epoch count may grow)."""
     if config is None:
         return None
     return {**config, "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
 
 
-def _rng_state() -> dict:
+def rng_state() -> dict:
     """Torch's RNG (dropout); NumPy draws are re-derived from (seed, epoch, take) and need no state."""
     return {"torch": torch.get_rng_state()}
 
 
-def _set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
@@ -112,14 +112,14 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
     last = out / "last.pt"
     if last.exists() and not restart:
         ckpt = read_checkpoint(last)
-        if _resumable(ckpt.get("config")) != _resumable(to_dict(cfg)):
+        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
             raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
         model.load_state_dict(ckpt["model"])
         ts = ckpt["train_state"]
         opt.load_state_dict(ts["optimizer"])
         sched.load_state_dict(ts["scheduler"])
         start_epoch, history, best = ts["epoch"] + 1, list(ts["history"]), ts["best_mpjpe_mm"]
-        _set_rng_state(ts["rng"])
+        set_rng_state(ts["rng"])
         log.info("resuming %s at epoch %d", cfg.name, start_epoch + 1)
 
     log.info("loading takes (%s)", ", ".join(cfg.data.datasets))
@@ -127,7 +127,7 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
     val_clips = load_split(cfg.data, "val", data_dir)
     val_pairs = [
         p for clip in val_clips
-        for p in render_take(clip, cfg.data, cfg.codec, _rng(cfg.seed, VAL_STREAM, clip.info.name), cfg.data.val_views,
+        for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, VAL_STREAM, clip.info.name), cfg.data.val_views,
                              noise_level=cfg.data.val_noise_level, mask=cfg.data.val_mask)
     ]
     log.info("%d train takes (%d frames), %d val sequences; model %d parameters, receptive field %d",
@@ -138,12 +138,12 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
         t0 = time.time()
         pairs = [
             p for clip in train_clips
-            for p in render_take(clip, cfg.data, cfg.codec, _rng(cfg.seed, epoch, clip.info.name), cfg.data.views_per_epoch)
+            for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, epoch, clip.info.name), cfg.data.views_per_epoch)
         ]
         windows = WindowSet(pairs, R, cfg.model.causal)
         # Batch-norm momentum decays from 0.1 to 0.001 over the run (VideoPose3D, run.py).
         model.set_bn_momentum(0.1 * 0.01 ** (epoch / max(cfg.optim.epochs - 1, 1)))
-        rng = _rng(cfg.seed, epoch, "order")
+        rng = take_rng_stream(cfg.seed, epoch, "order")
         idx = torch.from_numpy(windows.pair_indices(rng, cfg.data.frames_per_epoch // 2))
         half = max(cfg.optim.batch_size // 2, 1)
         model.train()
@@ -190,7 +190,7 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
         best = min(best, val["mpjpe_mm"])
         train_state = {
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
-            "history": history, "best_mpjpe_mm": best, "rng": _rng_state(),
+            "history": history, "best_mpjpe_mm": best, "rng": rng_state(),
         }
         common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
         if improved:

@@ -1,0 +1,366 @@
+"""``lift3d train configs/selfsup_multiview.yaml``: the lifter trained from multi-view 2D alone.
+
+Reads label files from ``lift3d pseudo-label`` (views' 2D, epipolar labels, cameras; never ground-truth 3D)
+and, optionally, monocular 2D files for semi-supervision. Each step takes windows of the same frames seen from
+two views ``a`` and ``b`` of a sequence, lifts both (``frames`` consecutive outputs each, dense dilated form),
+and combines (weights in ``loss``, summed once):
+
+- ``label``: distance to the labels in each view's camera frame, weighted by label confidence (scale-invariant
+  for uncalibrated labels, whose scale is only normalised);
+- ``reprojection``: each prediction, rotated into every view and placed at the label's root, projected and
+  compared with that view's 2D, weighted by 2D confidence (the 3D-to-2D dual task);
+- ``consistency``: the two views' predictions, rotated into the world, agree;
+- ``bone_symmetry`` and ``bone_constancy`` (bone lengths constant over the window);
+- ``monocular``: for monocular sequences, the root solved in closed form and the prediction reprojected into
+  its own view (:func:`lift3d.train.selfsup_losses.solve_root`).
+
+Input 2D is masked like supervised training (random joints and spans set to confidence 0); the losses use the
+unmasked 2D. Validation, when ``data.val_labels`` is set, is MPJPE against those labels. A run resumes from
+``last.pt`` after a kill, like :mod:`lift3d.train.trainer`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lift3d.checkpoint import read_checkpoint, save_checkpoint
+from lift3d.codec import Pose2DCodec, root_relative
+from lift3d.config import to_dict
+from lift3d.data.noise_2d import dropout_mask
+from lift3d.errors import ConfigError, InputError
+from lift3d.infer import resample
+from lift3d.io.kp2d import read_keypoints
+from lift3d.models.tcn import TCN, TCNConfig
+from lift3d.multiview.labels import person_size_px
+from lift3d.multiview.labels_h5 import LabelledSequence, read_labels
+from lift3d.multiview.selfcal import guess_intrinsics
+from lift3d.multiview.views import MultiView2D
+from lift3d.train import selfsup_losses as L
+from lift3d.train.losses import bone_symmetry_loss, weighted_total
+from lift3d.train.trainer import OptimConfig, resumable_config, take_rng_stream, rng_state, set_rng_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SelfSupData:
+    """Attributes:
+        labels: label files (``lift3d pseudo-label``) to train on.
+        val_labels: a label file of other sequences for validation (optional).
+        monocular: 2D files (``lift3d track`` .h5 and the like, with their image size) for semi-supervision.
+        fps: the lifter's frame rate; sequences at other rates are resampled.
+        frames: consecutive frames lifted per window (for bone constancy).
+        mask_prob, mask_max, mask_run_frames: input keypoint masking, as in supervised training.
+        windows_per_epoch: windows (view pairs) per epoch; 0 = one per frame of every sequence.
+    """
+
+    labels: list[str] = field(default_factory=list)
+    val_labels: str = ""
+    monocular: list[str] = field(default_factory=list)
+    fps: float = 30.0
+    frames: int = 9
+    mask_prob: float = 0.7
+    mask_max: float = 0.4
+    mask_run_frames: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0])
+    windows_per_epoch: int = 0
+
+
+@dataclass
+class SelfSupLoss:
+    label: float = 1.0
+    reprojection: float = 1.0
+    consistency: float = 0.5
+    bone_symmetry: float = 0.1
+    bone_constancy: float = 0.1
+    monocular: float = 0.5
+
+
+@dataclass
+class SelfSupConfig:
+    name: str
+    kind: str = "selfsup"
+    model: TCNConfig = field(default_factory=TCNConfig)
+    data: SelfSupData = field(default_factory=SelfSupData)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: SelfSupLoss = field(default_factory=SelfSupLoss)
+    codec: Pose2DCodec = field(default_factory=Pose2DCodec)
+    init_checkpoint: str = ""
+    seed: int = 0
+    threads: int = 0
+    out_dir: str = "runs/{name}"
+
+    def __post_init__(self) -> None:
+        if self.kind != "selfsup":
+            raise ConfigError(f"kind must be 'selfsup' for a self-supervised config, got {self.kind!r}")
+
+
+@dataclass
+class _Seq:
+    """A sequence ready for training: everything as float32 tensors at the lifter's frame rate."""
+
+    name: str
+    kp2d_px: np.ndarray  # (V, T, J, 2) as detected (lifter input)
+    conf2d: np.ndarray  # (V, T, J)
+    undist_px: torch.Tensor  # (V, T, J, 2) undistorted (reprojection targets)
+    size_px: torch.Tensor  # (V,)
+    K: torch.Tensor  # (V, 3, 3)
+    R: torch.Tensor  # (V, 3, 3)
+    t: torch.Tensor  # (V, 3)
+    label_world: torch.Tensor | None  # (T, J, 3)
+    label_conf: torch.Tensor | None  # (T, J)
+    calibrated: bool
+
+    @property
+    def num_views(self) -> int:
+        return self.kp2d_px.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.kp2d_px.shape[1]
+
+
+def _resample_masked(values: np.ndarray, conf: np.ndarray, src: float, dst: float) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``(T, ...)`` values and ``(T, ...)`` confidences; a sample next to a missing one is missing."""
+    if abs(src - dst) < 1e-3:
+        return values, conf
+    v = resample(values, src, dst)
+    c = resample(conf, src, dst)
+    gap = resample((conf <= 0).astype(np.float64), src, dst) > 0
+    return v, np.where(gap, 0.0, c)
+
+
+def prepare_sequence(s: LabelledSequence, fps: float) -> _Seq:
+    views, lab = s.views, s.labels
+    cams = lab.cameras.to(dtype=torch.float64)
+    V, T, J = views.conf.shape
+    undist = cams.undistort(torch.from_numpy(views.kp2d_px).reshape(V, T * J, 2)).reshape(V, T, J, 2).numpy()
+    kp, conf, und = [], [], []
+    for v in range(V):
+        k_v, c_v = _resample_masked(views.kp2d_px[v], views.conf[v], views.fps, fps)
+        u_v, _ = _resample_masked(undist[v], views.conf[v], views.fps, fps)
+        kp.append(k_v), conf.append(c_v), und.append(u_v)
+    X, Xc = _resample_masked(lab.pose3d_world_m, lab.conf * lab.frame_valid[:, None], views.fps, fps)
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    return _Seq(name=s.name, kp2d_px=np.stack(kp), conf2d=np.stack(conf), undist_px=f32(np.stack(und)),
+                size_px=f32(person_size_px(views)), K=f32(cams.K), R=f32(cams.R), t=f32(cams.t),
+                label_world=f32(X), label_conf=f32(Xc), calibrated=lab.calibrated)
+
+
+def prepare_monocular(path: str, fps: float) -> _Seq:
+    kp = read_keypoints(path).to_h36m()
+    if kp.image_size is None:
+        raise InputError("monocular 2D for semi-supervision must record its image size (lift3d track output does)", path)
+    k, c = _resample_masked(kp.kp2d_px.astype(np.float64), kp.conf.astype(np.float64), kp.fps, fps)
+    mv = MultiView2D(kp2d_px=np.stack([k, k]), conf=np.stack([c, c]), fps=fps, names=("a", "b"))
+    K = guess_intrinsics(np.asarray([kp.image_size], np.float64))
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    return _Seq(name=str(path), kp2d_px=k[None], conf2d=c[None], undist_px=f32(k[None]),
+                size_px=f32(person_size_px(mv)[:1]), K=f32(K), R=torch.eye(3)[None], t=torch.zeros(1, 3),
+                label_world=None, label_conf=None, calibrated=False)
+
+
+class _Windows:
+    """Encoded, masked, padded inputs of every (sequence, view) of an epoch, served as windows of
+    ``R + frames - 1`` frames whose ``frames`` outputs are frames ``t0 .. t0 + frames - 1``."""
+
+    def __init__(self, seqs: list[_Seq], cfg: SelfSupConfig, R: int, rng: np.random.Generator):
+        d = cfg.data
+        self.R, self.F = R, d.frames
+        self.before = R - 1 if cfg.model.causal else R // 2
+        after = 0 if cfg.model.causal else R // 2
+        self.feats = []  # per sequence: (V, T + pad, J, 3)
+        for s in seqs:
+            per_view = []
+            for v in range(s.num_views):
+                conf = s.conf2d[v].copy()
+                if rng.random() < d.mask_prob:
+                    conf[dropout_mask(conf.shape, rng.uniform(0, d.mask_max), float(rng.choice(d.mask_run_frames)), rng)] = 0
+                f = cfg.codec.encode(s.kp2d_px[v], conf)
+                per_view.append(np.pad(f, ((self.before, after + self.F - 1), (0, 0), (0, 0)), mode="edge"))
+            self.feats.append(torch.from_numpy(np.stack(per_view)))
+
+    def inputs(self, seq: int, view: int, t0: int) -> torch.Tensor:
+        return self.feats[seq][view, t0 : t0 + self.R + self.F - 1]  # (R + F - 1, J, 3)
+
+
+def _frames(s: _Seq, t0: int, F: int) -> torch.Tensor:
+    return torch.clamp(torch.arange(t0, t0 + F), max=s.num_frames - 1)
+
+
+def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _Windows, seq_index: dict) -> dict:
+    """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples."""
+    xa = torch.stack([win.inputs(seq_index[id(s)], a, t0) for s, a, _, t0 in batch])  # (B, R+F-1, J, 3)
+    xb = torch.stack([win.inputs(seq_index[id(s)], b, t0) for s, _, b, t0 in batch])
+    pred = Pose2DCodec.decode(model(torch.cat([xa, xb])))  # (2B, F, J, 3) root-relative, own camera
+    B = len(batch)
+    pa, pb = pred[:B], pred[B:]
+    label_terms, si_terms, reproj, cons = [], [], [], []
+    for i, (s, a, b, t0) in enumerate(batch):
+        fr = _frames(s, t0, win.F)
+        X, Xc = s.label_world[fr], s.label_conf[fr]  # (F, J, 3), (F, J)
+        root_ok = (Xc[:, 0] > 0).float()  # (F,) labels are root-relative: need the root
+        w = Xc * root_ok[:, None]
+        for p, v in ((pa[i], a), (pb[i], b)):
+            lab_v = root_relative(X @ s.R[v].T + s.t[v])  # (F, J, 3)
+            (label_terms if s.calibrated else si_terms).append((p, lab_v, w))
+            p_world = p @ s.R[v]  # root-relative, world orientation: R^T p
+            for c in range(s.num_views):  # reproject into every view, placed at the label's root
+                root_c = X[:, 0] @ s.R[c].T + s.t[c]  # (F, 3)
+                pts = p_world @ s.R[c].T + root_c[:, None]
+                wc = torch.as_tensor(s.conf2d[c][fr.numpy()], dtype=torch.float32) * root_ok[:, None]
+                reproj.append(L.reprojection_loss(pts, s.undist_px[c, fr], wc, s.K[c], s.size_px[c].expand(win.F)))
+        cons.append(L.consistency_loss(pa[i] @ s.R[a], pb[i] @ s.R[b], root_ok))
+    terms = {
+        "label": _mean_term([L.label_loss(*x) for x in label_terms] + [L.scale_invariant_label_loss(*x) for x in si_terms]),
+        "reprojection": torch.stack(reproj).mean(),
+        "consistency": torch.stack(cons).mean(),
+        "bone_symmetry": bone_symmetry_loss(pred),
+        "bone_constancy": L.bone_constancy_loss(pred),
+    }
+    return terms
+
+
+def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq_index: dict) -> torch.Tensor:
+    x = torch.stack([win.inputs(seq_index[id(s)], 0, t0) for s, t0 in batch])
+    pred = Pose2DCodec.decode(model(x))  # (B, F, J, 3)
+    out = []
+    for i, (s, t0) in enumerate(batch):
+        fr = _frames(s, t0, win.F)
+        kp, c = s.undist_px[0, fr], torch.as_tensor(s.conf2d[0][fr.numpy()], dtype=torch.float32)
+        root = L.solve_root(pred[i], kp, c, s.K[0])  # (F, 3)
+        out.append(L.reprojection_loss(pred[i] + root[:, None], kp, c, s.K[0], s.size_px[0].expand(win.F)))
+    return torch.stack(out).mean()
+
+
+def _mean_term(xs: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(xs).mean() if xs else torch.zeros(())
+
+
+@torch.no_grad()
+def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
+    """MPJPE (mm) of whole-sequence predictions against the labels in each view's camera frame (scale-aligned
+    for uncalibrated labels), over labelled joints of frames whose root is labelled."""
+    model.eval()
+    err, n = 0.0, 0.0
+    for s in seqs:
+        for v in range(s.num_views):
+            f = torch.from_numpy(codec.encode(s.kp2d_px[v], s.conf2d[v]))
+            pred = Pose2DCodec.decode(model.predict_sequence(f[None]))[0]  # (T, J, 3)
+            lab = root_relative(s.label_world @ s.R[v].T + s.t[v])
+            w = s.label_conf * (s.label_conf[:, :1] > 0)
+            if not s.calibrated:
+                num = (w[..., None] * pred * lab).sum((-2, -1))
+                pred = pred * (num / (w[..., None] * pred * pred).sum((-2, -1)).clamp(min=1e-8))[:, None, None]
+            m = (w > 0).float()
+            err += float((torch.linalg.vector_norm(pred - lab, dim=-1) * m).sum())
+            n += float(m.sum())
+    return {"label_mpjpe_mm": 1000 * err / max(n, 1.0)}
+
+
+def _init_model(cfg: SelfSupConfig) -> TCN:
+    model = TCN(cfg.model)
+    if cfg.init_checkpoint:
+        ckpt = read_checkpoint(cfg.init_checkpoint)
+        if ckpt["kind"] != "tcn" or ckpt["model_config"] != to_dict(cfg.model):
+            raise ConfigError(f"{cfg.init_checkpoint}: its architecture {ckpt['model_config']} differs from the "
+                              f"config's model {to_dict(cfg.model)}; copy its model section into the config")
+        model.load_state_dict(ckpt["model"])
+    return model
+
+
+def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) a self-supervised run; returns the last history entry."""
+    if not cfg.data.labels:
+        raise ConfigError("data.labels: give at least one label file (lift3d pseudo-label)")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir.format(name=cfg.name))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    torch.manual_seed(cfg.seed)
+    model = _init_model(cfg)
+    R, F = model.receptive_field(), cfg.data.frames
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, amsgrad=True)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay)
+    start_epoch, history, best = 0, [], float("inf")
+    last = out / "last.pt"
+    if last.exists() and not restart:
+        ckpt = read_checkpoint(last)
+        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
+            raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
+        model.load_state_dict(ckpt["model"])
+        ts = ckpt["train_state"]
+        opt.load_state_dict(ts["optimizer"])
+        sched.load_state_dict(ts["scheduler"])
+        start_epoch, history, best = ts["epoch"] + 1, list(ts["history"]), ts["best"]
+        set_rng_state(ts["rng"])
+        log.info("resuming %s at epoch %d", cfg.name, start_epoch + 1)
+
+    seqs = [prepare_sequence(s, cfg.data.fps) for path in cfg.data.labels for s in read_labels(path)]
+    mono = [prepare_monocular(p, cfg.data.fps) for p in cfg.data.monocular]
+    val = [prepare_sequence(s, cfg.data.fps) for s in read_labels(cfg.data.val_labels)] if cfg.data.val_labels else []
+    index = {id(s): i for i, s in enumerate(seqs + mono)}
+    starts = [(s, t0) for s in seqs for t0 in range(0, s.num_frames, F)]
+    mono_starts = [(s, t0) for s in mono for t0 in range(0, s.num_frames, F)]
+    log.info("%d labelled sequences (%d frames), %d monocular, %d validation; model %d parameters, receptive field %d",
+             len(seqs), sum(s.num_frames for s in seqs), len(mono), len(val), model.num_parameters(), R)
+    weights = asdict(cfg.loss)
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        t_start = time.time()
+        rng = take_rng_stream(cfg.seed, epoch, "selfsup")
+        win = _Windows(seqs + mono, cfg, R, rng)
+        order = rng.permutation(len(starts))
+        n = cfg.data.windows_per_epoch or len(order) * F
+        order = np.resize(order, max(n // F, 1))
+        half = max(cfg.optim.batch_size // (2 * F), 1)  # two views per sample, F frames each
+        model.set_bn_momentum(0.1 * 0.01 ** (epoch / max(cfg.optim.epochs - 1, 1)))
+        model.train()
+        sums, steps = {}, 0
+        bar = tqdm(range(0, len(order), half), desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not progress)
+        for b0 in bar:
+            batch = []
+            for k in order[b0 : b0 + half]:
+                s, t0 = starts[k]
+                a, b = rng.choice(s.num_views, size=2, replace=False)
+                batch.append((s, int(a), int(b), t0))
+            terms = multiview_terms(model, batch, win, index)
+            if mono_starts and weights["monocular"]:
+                pick = rng.integers(0, len(mono_starts), size=half)
+                terms["monocular"] = monocular_term(model, [mono_starts[k] for k in pick], win, index)
+            loss = weighted_total(terms, weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            opt.step()
+            steps += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            bar.set_postfix(label_mm=f"{1000 * sums['label'] / steps:.1f}", reproj=f"{sums['reprojection'] / steps:.3f}")
+        sched.step()
+        entry = {"epoch": epoch + 1, "train": {k: v / max(steps, 1) for k, v in sums.items()},
+                 "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
+        if val:
+            entry.update(validate(model, val, cfg.codec))
+        score = entry.get("label_mpjpe_mm", entry["train"]["label"])
+        history.append(entry)
+        log.info("epoch %d: %s", epoch + 1, json.dumps({k: v for k, v in entry.items() if k != "train"}))
+        improved, best = score < best, min(best, score)
+        common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
+        if improved:
+            save_checkpoint(out / "best.pt", model, **common, history=history)
+        save_checkpoint(last, model, **common, train_state={
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
+            "best": best, "rng": rng_state()})
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+    if not history:
+        raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
+    return history[-1]

@@ -1,0 +1,103 @@
+"""Self-supervised training: runs on 2D and labels alone (no 3D ground truth anywhere), resumes, checks configs."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lift3d.checkpoint import load_lifter, read_checkpoint, save_checkpoint
+from lift3d.cli.main import main
+from lift3d.codec import Pose2DCodec
+from lift3d.config import load_config
+from lift3d.data.mocap_h5 import GROUND_TRUTH_FIELDS
+from lift3d.errors import ConfigError
+from lift3d.models.tcn import TCN, TCNConfig
+from lift3d.multiview.labels_h5 import read_labels
+from lift3d.train.selfsup import SelfSupConfig, train_selfsup
+
+SMALL = ["model.receptive_field=9", "model.strides=[1]", "model.channels=32", "data.frames=3",
+         "data.windows_per_epoch=60", "optim.batch_size=24", "threads=1"]
+
+
+@pytest.fixture(scope="module")
+def labels_without_ground_truth(tmp_path_factory, shared_data):
+    """A 4-view mocap file with its ground-truth datasets deleted, labelled by lift3d pseudo-label."""
+    d = tmp_path_factory.mktemp("selfsup")
+    mocap = d / "val55.h5"
+    assert main(["data", "build-mocap", "--split", "val", "--datasets", "cmu_mocap", "--subjects", "55", "--views",
+                 "4", "--noise", "0.2", "-o", str(mocap), "--data-dir", str(shared_data), "--no-progress"]) == 0
+    with h5py.File(mocap, "a") as f:
+        for g in f.values():
+            for k in GROUND_TRUTH_FIELDS:
+                del g[k]
+    with h5py.File(mocap) as f:
+        assert not any(k in g for g in f.values() for k in GROUND_TRUTH_FIELDS)
+    labels = d / "labels.h5"
+    assert main(["pseudo-label", "--views", str(mocap), "-o", str(labels), "--no-progress"]) == 0
+    return labels
+
+
+def _cfg(tmp_path, labels, *extra):
+    return load_config(SelfSupConfig, "configs/selfsup_multiview.yaml",
+                       [f"data.labels=[{labels}]", f"data.val_labels={labels}", f"out_dir={tmp_path}/run", *SMALL, *extra])
+
+
+def test_trains_without_ground_truth_and_resumes(tmp_path, labels_without_ground_truth):
+    (seq,) = read_labels(labels_without_ground_truth)
+    assert seq.labels.calibrated and seq.labels.frame_valid.mean() > 0.9
+    cfg = _cfg(tmp_path, labels_without_ground_truth, "optim.epochs=1")
+    first = train_selfsup(cfg, progress=False)
+    assert set(first["train"]) == {"label", "reprojection", "consistency", "bone_symmetry", "bone_constancy"}
+    assert all(np.isfinite(v) for v in first["train"].values()) and np.isfinite(first["label_mpjpe_mm"])
+    # Killed after epoch 1 and started again with more epochs: resumes, keeps the first epoch's history.
+    cfg2 = _cfg(tmp_path, labels_without_ground_truth, "optim.epochs=2")
+    second = train_selfsup(cfg2, progress=False)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert second["epoch"] == 2 and hist[0] == json.loads(json.dumps(first))
+    model, _, ckpt = load_lifter(tmp_path / "run" / "last.pt")
+    assert ckpt["config"]["kind"] == "selfsup" and model.receptive_field() == 9
+
+
+def test_training_lowers_the_label_error(tmp_path, labels_without_ground_truth):
+    cfg = _cfg(tmp_path, labels_without_ground_truth, "optim.epochs=4", "data.windows_per_epoch=300", "optim.lr=0.003")
+    train_selfsup(cfg, progress=False)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert hist[-1]["label_mpjpe_mm"] < 0.8 * hist[0]["label_mpjpe_mm"]
+
+
+def test_config_errors(tmp_path, labels_without_ground_truth):
+    other = TCN(TCNConfig(receptive_field=27, strides=(1,), channels=16))
+    ckpt = tmp_path / "other.pt"
+    save_checkpoint(ckpt, other, kind="tcn", codec=Pose2DCodec(), fps=30.0)
+    with pytest.raises(ConfigError, match="architecture"):
+        train_selfsup(_cfg(tmp_path, labels_without_ground_truth, f"init_checkpoint={ckpt}"), progress=False)
+    with pytest.raises(ConfigError, match="data.labels"):
+        train_selfsup(load_config(SelfSupConfig, "configs/selfsup_multiview.yaml", ["data.labels=[]", *SMALL]))
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(SelfSupConfig, "configs/selfsup_multiview.yaml", ["data.ground_truth=x"])
+
+
+def test_cli_dispatches_on_kind(tmp_path, labels_without_ground_truth, capsys):
+    args = ["train", "configs/selfsup_multiview.yaml", f"data.labels=[{labels_without_ground_truth}]",
+            f"out_dir={tmp_path}/cli", "optim.epochs=1", *SMALL, "--no-progress"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epoch"] == 1
+    assert read_checkpoint(tmp_path / "cli" / "best.pt")["config"]["kind"] == "selfsup"
+    assert torch.isfinite(next(iter(load_lifter(tmp_path / "cli" / "best.pt")[0].parameters()))).all()
+
+
+def test_semi_supervised_monocular_term(tmp_path, labels_without_ground_truth):
+    from lift3d.io.kp2d import Keypoints2D, write_kp2d_h5
+
+    (seq,) = read_labels(labels_without_ground_truth)
+    v = seq.views
+    mono = tmp_path / "mono.h5"
+    write_kp2d_h5(mono, Keypoints2D(v.kp2d_px[1], v.conf[1], "h36m17", v.fps, "view1",
+                                    tuple(int(x) for x in v.image_size[1])))
+    last = train_selfsup(_cfg(tmp_path, labels_without_ground_truth, f"data.monocular=[{mono}]", "optim.epochs=1"),
+                         progress=False)
+    assert np.isfinite(last["train"]["monocular"]) and last["train"]["monocular"] > 0
