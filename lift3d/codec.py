@@ -76,12 +76,7 @@ class Pose2DCodec:
         return centre
 
     def _scales(self, kp: np.ndarray, c: np.ndarray) -> np.ndarray:
-        ok = c > 0
-        big = np.where(ok[..., None], kp, np.inf).min(axis=-2)
-        small = np.where(ok[..., None], kp, -np.inf).max(axis=-2)
-        size = 0.5 * (small - big).max(axis=-1)  # (N, T)
-        size = np.where(ok.sum(axis=-1) >= self.min_joints_for_scale, size, np.nan)
-        size = np.where(size > 1e-6, size, np.nan)
+        size = half_box_size(kp, c > 0, self.min_joints_for_scale)  # (N, T)
         half = self.scale_window // 2
         padded = np.pad(size, ((0, 0), (half, half)), mode="edge")
         windows = sliding_window_view(padded, self.scale_window, axis=1)  # (N, T, window)
@@ -96,6 +91,17 @@ class Pose2DCodec:
     def decode(pred: torch.Tensor) -> torch.Tensor:
         """Network output ``(..., J, 3)`` -> root-relative camera-frame metres with the root exactly 0."""
         return pred - pred[..., ROOT : ROOT + 1, :]
+
+
+def half_box_size(kp2d_px: np.ndarray, ok: np.ndarray, min_joints: int) -> np.ndarray:
+    """Half the larger side of the bounding box of the ``ok`` joints: ``(..., J, 2)``, ``(..., J)`` -> ``(...)``
+    pixels; NaN where fewer than ``min_joints`` joints are ``ok`` or the box is empty. The person's size used
+    by the codec's scale and by the multi-view labels."""
+    lo = np.where(ok[..., None], kp2d_px, np.inf).min(axis=-2)
+    hi = np.where(ok[..., None], kp2d_px, -np.inf).max(axis=-2)
+    size = 0.5 * (hi - lo).max(axis=-1)
+    size = np.where(ok.sum(axis=-1) >= min_joints, size, np.nan)
+    return np.where(size > 1e-6, size, np.nan)
 
 
 def root_relative(pose3d: np.ndarray | torch.Tensor):

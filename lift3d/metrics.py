@@ -95,10 +95,16 @@ def n_mpjpe(pred: ArrayLike, target: ArrayLike, weights: ArrayLike | None = None
     pred, target = _as_tensor(pred, "pred"), _as_tensor(target, "target")
     w = None if weights is None else _as_tensor(weights, "weights")
     _check_poses(pred, target, w)
-    ww = torch.ones_like(pred[..., 0]) if w is None else w
-    num = (ww * (pred * target).sum(-1)).sum(-1)  # (...)
-    den = (ww * (pred * pred).sum(-1)).sum(-1).clamp(min=torch.finfo(pred.dtype).tiny)
-    return mpjpe(pred * (num / den)[..., None, None], target, w)
+    return mpjpe(pred * fit_scale(pred, target, w)[..., None, None], target, w)
+
+
+def fit_scale(pred: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
+    """The least-squares scale of each pose onto its target (:func:`n_mpjpe`): ``(..., J, 3)`` twice and
+    optional ``(..., J)`` weights -> ``(...)``. Differentiable."""
+    w = torch.ones_like(pred[..., 0]) if weights is None else weights
+    num = (w * (pred * target).sum(-1)).sum(-1)  # (...)
+    den = (w * (pred * pred).sum(-1)).sum(-1).clamp(min=torch.finfo(pred.dtype).tiny)
+    return num / den
 
 
 def mpjve(pred: ArrayLike, target: ArrayLike) -> Tensor:

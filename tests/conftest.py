@@ -17,3 +17,12 @@ def shared_data() -> Path:
         pytest.skip(f"real data not found at {root} (set LIFT3D_DATA or put shared/ beside the repository)")
     return root
 
+
+
+@pytest.fixture(scope="session")
+def pose2sim_demo(shared_data) -> Path:
+    """``shared/data/pose2sim_demo``; skips the test when it is absent."""
+    root = shared_data / "pose2sim_demo"
+    if not root.is_dir():
+        pytest.skip(f"Pose2Sim demo not found at {root}")
+    return root

@@ -45,11 +45,8 @@ GROUPS = {
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data):
-    root = shared_data / "pose2sim_demo"
-    if not root.is_dir():
-        pytest.skip(f"Pose2Sim demo not found at {root}")
-    return root
+def demo(pose2sim_demo):
+    return pose2sim_demo
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ from lift3d.config import load_config
 def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "train", help="train a lifter from a config",
-        description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with 'kind: selfsup', e.g. configs/selfsup_multiview.yaml). Checkpoints go to <out_dir>/last.pt every epoch and best.pt on the best "
-                    "validation MPJPE; a killed run resumes from last.pt when started again.",
+        description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with "
+                    "'kind: selfsup', e.g. configs/selfsup_multiview.yaml). Checkpoints go to <out_dir>/last.pt "
+                    "every epoch and best.pt on the best validation MPJPE; a killed run resumes from last.pt when "
+                    "started again.",
     )
     t.add_argument("config", type=Path, help="YAML config, e.g. configs/tcn_multistride_81.yaml")
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.epochs=5")

@@ -20,16 +20,15 @@ One group per sequence (name: ``<dataset>__<folder>__<file stem>``), with attrib
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from lift3d import __version__
 from lift3d.errors import InputError
 from lift3d.io.atomic import atomic_output
+from lift3d.io.hdf5 import open_format, write_header
 from lift3d.skeletons import H36M17
 
 FORMAT = "lift3d.mocap-multiview"
@@ -76,14 +75,7 @@ class MultiViewWriter:
     def __enter__(self) -> "MultiViewWriter":
         self._atomic = atomic_output(self.path)
         self._file = h5py.File(self._atomic.__enter__(), "w")
-        a = self._file.attrs
-        a["format"] = FORMAT
-        a["format_version"] = FORMAT_VERSION
-        a["skeleton"] = H36M17.name
-        a["joint_names"] = list(H36M17.joints)
-        a["parents"] = np.asarray(H36M17.parents, dtype=np.int32)
-        a["lift3d_version"] = __version__
-        a["config"] = json.dumps(self.config, sort_keys=True)
+        write_header(self._file, FORMAT, FORMAT_VERSION, self.config)
         return self
 
     def write(self, name: str, attrs: dict, pose3d_world_m, kp2d_px, conf, kp2d_clean_px, cameras: dict) -> None:
@@ -118,17 +110,7 @@ def read_multiview_h5(
         names: only these sequences (default all).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(f"not a readable HDF5 file ({e})", path) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise InputError(f"not a {FORMAT} file (format attribute is {f.attrs.get('format')!r})", path)
-        if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-            raise InputError(f"format_version {f.attrs.get('format_version')} unsupported (want {FORMAT_VERSION})", path)
+    with open_format(path, FORMAT, FORMAT_VERSION) as f:
         out = []
         for name in names if names is not None else list(f.keys()):
             if name not in f:

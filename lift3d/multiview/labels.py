@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lift3d.codec import half_box_size
 from lift3d.errors import InputError
 from lift3d.geometry import CameraSet, triangulate_robust
 from lift3d.multiview.views import MultiView2D
@@ -93,14 +94,10 @@ class Labels:
 
 def person_size_px(views: MultiView2D, min_conf: float = 0.2) -> np.ndarray:
     """``(V,)`` median over frames of half the larger side of the confident joints' bounding box, pixels."""
-    ok = views.conf > min_conf  # (V, T, J)
-    lo = np.where(ok[..., None], views.kp2d_px, np.inf).min(axis=2)  # (V, T, 2)
-    hi = np.where(ok[..., None], views.kp2d_px, -np.inf).max(axis=2)
-    size = 0.5 * (hi - lo).max(axis=-1)  # (V, T)
-    size = np.where(ok.sum(-1) >= 4, size, np.nan)
+    size = half_box_size(views.kp2d_px, views.conf > min_conf, 4)  # (V, T), NaN where no person
     out = np.full(views.num_views, np.nan)
     for v in range(views.num_views):
-        finite = size[v][np.isfinite(size[v]) & (size[v] > 0)]
+        finite = size[v][np.isfinite(size[v])]
         if finite.size:
             out[v] = np.median(finite)
     if not np.isfinite(out).all():

@@ -21,20 +21,18 @@ File attributes: ``format``, ``format_version`` = 1, ``skeleton`` = ``h36m17``, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from lift3d import __version__
 from lift3d.errors import InputError
 from lift3d.geometry import CameraSet
 from lift3d.io.atomic import atomic_output
+from lift3d.io.hdf5 import open_format, write_header
 from lift3d.multiview.labels import Labels
 from lift3d.multiview.views import MultiView2D
-from lift3d.skeletons import H36M17
 
 FORMAT = "lift3d.multiview-labels"
 FORMAT_VERSION = 1
@@ -63,9 +61,7 @@ def write_labels(path: str | Path, sequences: list[LabelledSequence], config: di
     if not sequences:
         raise InputError("no labelled sequences to write", path)
     with atomic_output(Path(path)) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, skeleton=H36M17.name,
-                       joint_names=list(H36M17.joints), parents=np.asarray(H36M17.parents, np.int32),
-                       lift3d_version=__version__, config=json.dumps(config or {}, sort_keys=True))
+        write_header(f, FORMAT, FORMAT_VERSION, config or {})
         for s in sequences:
             g = f.create_group(s.name)
             lab, v = s.labels, s.views
@@ -85,18 +81,8 @@ def write_labels(path: str | Path, sequences: list[LabelledSequence], config: di
 def read_labels(path: str | Path, names: list[str] | None = None) -> list[LabelledSequence]:
     """Read (and validate) the sequences of a label file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("label file not found", path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(f"not a readable HDF5 file ({e})", path) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise InputError(f"not a {FORMAT} file (format attribute is {f.attrs.get('format')!r}); make one with "
-                             "lift3d pseudo-label", path)
-        if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-            raise InputError(f"format_version {f.attrs.get('format_version')} unsupported (want {FORMAT_VERSION})", path)
+    with open_format(path, FORMAT, FORMAT_VERSION, missing="label file not found",
+                     hint="; make one with lift3d pseudo-label") as f:
         out = []
         for name in names if names is not None else list(f.keys()):
             if name not in f:

@@ -25,13 +25,12 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from lift3d.checkpoint import read_checkpoint, save_checkpoint
+from lift3d.checkpoint import read_checkpoint
 from lift3d.codec import Pose2DCodec, root_relative
 from lift3d.config import to_dict
 from lift3d.data.noise_2d import dropout_mask
@@ -43,9 +42,11 @@ from lift3d.multiview.labels import person_size_px
 from lift3d.multiview.labels_h5 import LabelledSequence, read_labels
 from lift3d.multiview.selfcal import guess_intrinsics
 from lift3d.multiview.views import MultiView2D
+from lift3d.metrics import fit_scale, mpjpe
 from lift3d.train import selfsup_losses as L
+from lift3d.train.data import take_rng_stream
 from lift3d.train.losses import bone_symmetry_loss, weighted_total
-from lift3d.train.trainer import OptimConfig, resumable_config, take_rng_stream, rng_state, set_rng_state
+from lift3d.train.trainer import OptimConfig, open_run, optimizer_step, save_epoch
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,10 @@ class _Seq:
     label_world: torch.Tensor | None  # (T, J, 3)
     label_conf: torch.Tensor | None  # (T, J)
     calibrated: bool
+    conf2d_t: torch.Tensor = field(init=False)  # conf2d as float32, the losses' weights
+
+    def __post_init__(self) -> None:
+        self.conf2d_t = _f32(self.conf2d)
 
     @property
     def num_views(self) -> int:
@@ -125,6 +130,10 @@ class _Seq:
     @property
     def num_frames(self) -> int:
         return self.kp2d_px.shape[1]
+
+
+def _f32(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
 
 
 def _resample_masked(values: np.ndarray, conf: np.ndarray, src: float, dst: float) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +157,9 @@ def prepare_sequence(s: LabelledSequence, fps: float) -> _Seq:
         u_v, _ = _resample_masked(undist[v], views.conf[v], views.fps, fps)
         kp.append(k_v), conf.append(c_v), und.append(u_v)
     X, Xc = _resample_masked(lab.pose3d_world_m, lab.conf * lab.frame_valid[:, None], views.fps, fps)
-    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    return _Seq(name=s.name, kp2d_px=np.stack(kp), conf2d=np.stack(conf), undist_px=f32(np.stack(und)),
-                size_px=f32(person_size_px(views)), K=f32(cams.K), R=f32(cams.R), t=f32(cams.t),
-                label_world=f32(X), label_conf=f32(Xc), calibrated=lab.calibrated)
+    return _Seq(name=s.name, kp2d_px=np.stack(kp), conf2d=np.stack(conf), undist_px=_f32(np.stack(und)),
+                size_px=_f32(person_size_px(views)), K=_f32(cams.K), R=_f32(cams.R), t=_f32(cams.t),
+                label_world=_f32(X), label_conf=_f32(Xc), calibrated=lab.calibrated)
 
 
 def prepare_monocular(path: str, fps: float) -> _Seq:
@@ -161,9 +169,8 @@ def prepare_monocular(path: str, fps: float) -> _Seq:
     k, c = _resample_masked(kp.kp2d_px.astype(np.float64), kp.conf.astype(np.float64), kp.fps, fps)
     mv = MultiView2D(kp2d_px=np.stack([k, k]), conf=np.stack([c, c]), fps=fps, names=("a", "b"))
     K = guess_intrinsics(np.asarray([kp.image_size], np.float64))
-    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-    return _Seq(name=str(path), kp2d_px=k[None], conf2d=c[None], undist_px=f32(k[None]),
-                size_px=f32(person_size_px(mv)[:1]), K=f32(K), R=torch.eye(3)[None], t=torch.zeros(1, 3),
+    return _Seq(name=str(path), kp2d_px=k[None], conf2d=c[None], undist_px=_f32(k[None]),
+                size_px=_f32(person_size_px(mv)[:1]), K=_f32(K), R=torch.eye(3)[None], t=torch.zeros(1, 3),
                 label_world=None, label_conf=None, calibrated=False)
 
 
@@ -208,15 +215,15 @@ def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _W
         X, Xc = s.label_world[fr], s.label_conf[fr]  # (F, J, 3), (F, J)
         root_ok = (Xc[:, 0] > 0).float()  # (F,) labels are root-relative: need the root
         w = Xc * root_ok[:, None]
+        roots = X[:, 0] @ s.R.mT + s.t[:, None]  # (V, F, 3) the label's root in every camera
+        conf2d = s.conf2d_t[:, fr] * root_ok[:, None]  # (V, F, J)
         for p, v in ((pa[i], a), (pb[i], b)):
             lab_v = root_relative(X @ s.R[v].T + s.t[v])  # (F, J, 3)
             (label_terms if s.calibrated else si_terms).append((p, lab_v, w))
             p_world = p @ s.R[v]  # root-relative, world orientation: R^T p
             for c in range(s.num_views):  # reproject into every view, placed at the label's root
-                root_c = X[:, 0] @ s.R[c].T + s.t[c]  # (F, 3)
-                pts = p_world @ s.R[c].T + root_c[:, None]
-                wc = torch.as_tensor(s.conf2d[c][fr.numpy()], dtype=torch.float32) * root_ok[:, None]
-                reproj.append(L.reprojection_loss(pts, s.undist_px[c, fr], wc, s.K[c], s.size_px[c].expand(win.F)))
+                pts = p_world @ s.R[c].T + roots[c][:, None]
+                reproj.append(L.reprojection_loss(pts, s.undist_px[c, fr], conf2d[c], s.K[c], s.size_px[c].expand(win.F)))
         cons.append(L.consistency_loss(pa[i] @ s.R[a], pb[i] @ s.R[b], root_ok))
     terms = {
         "label": _mean_term([L.label_loss(*x) for x in label_terms] + [L.scale_invariant_label_loss(*x) for x in si_terms]),
@@ -234,7 +241,7 @@ def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq
     out = []
     for i, (s, t0) in enumerate(batch):
         fr = _frames(s, t0, win.F)
-        kp, c = s.undist_px[0, fr], torch.as_tensor(s.conf2d[0][fr.numpy()], dtype=torch.float32)
+        kp, c = s.undist_px[0, fr], s.conf2d_t[0, fr]
         root = L.solve_root(pred[i], kp, c, s.K[0])  # (F, 3)
         out.append(L.reprojection_loss(pred[i] + root[:, None], kp, c, s.K[0], s.size_px[0].expand(win.F)))
     return torch.stack(out).mean()
@@ -256,11 +263,11 @@ def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
             pred = Pose2DCodec.decode(model.predict_sequence(f[None]))[0]  # (T, J, 3)
             lab = root_relative(s.label_world @ s.R[v].T + s.t[v])
             w = s.label_conf * (s.label_conf[:, :1] > 0)
-            if not s.calibrated:
-                num = (w[..., None] * pred * lab).sum((-2, -1))
-                pred = pred * (num / (w[..., None] * pred * pred).sum((-2, -1)).clamp(min=1e-8))[:, None, None]
             m = (w > 0).float()
-            err += float((torch.linalg.vector_norm(pred - lab, dim=-1) * m).sum())
+            if not s.calibrated:  # no true scale: each pose scaled to its label first (N-MPJPE's fit)
+                pred = pred * fit_scale(pred, lab, w)[:, None, None]
+            e = mpjpe(pred, lab) * m
+            err += float(e.sum())
             n += float(m.sum())
     return {"label_mpjpe_mm": 1000 * err / max(n, 1.0)}
 
@@ -280,29 +287,10 @@ def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool =
     """Train (or resume) a self-supervised run; returns the last history entry."""
     if not cfg.data.labels:
         raise ConfigError("data.labels: give at least one label file (lift3d pseudo-label)")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out_dir.format(name=cfg.name))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     torch.manual_seed(cfg.seed)
     model = _init_model(cfg)
     R, F = model.receptive_field(), cfg.data.frames
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, amsgrad=True)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay)
-    start_epoch, history, best = 0, [], float("inf")
-    last = out / "last.pt"
-    if last.exists() and not restart:
-        ckpt = read_checkpoint(last)
-        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
-            raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
-        model.load_state_dict(ckpt["model"])
-        ts = ckpt["train_state"]
-        opt.load_state_dict(ts["optimizer"])
-        sched.load_state_dict(ts["scheduler"])
-        start_epoch, history, best = ts["epoch"] + 1, list(ts["history"]), ts["best"]
-        set_rng_state(ts["rng"])
-        log.info("resuming %s at epoch %d", cfg.name, start_epoch + 1)
+    run = open_run(cfg, model, restart=restart, best_key="best")
 
     seqs = [prepare_sequence(s, cfg.data.fps) for path in cfg.data.labels for s in read_labels(path)]
     mono = [prepare_monocular(p, cfg.data.fps) for p in cfg.data.monocular]
@@ -313,7 +301,7 @@ def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool =
     log.info("%d labelled sequences (%d frames), %d monocular, %d validation; model %d parameters, receptive field %d",
              len(seqs), sum(s.num_frames for s in seqs), len(mono), len(val), model.num_parameters(), R)
     weights = asdict(cfg.loss)
-    for epoch in range(start_epoch, cfg.optim.epochs):
+    for epoch in range(run.start_epoch, cfg.optim.epochs):
         t_start = time.time()
         rng = take_rng_stream(cfg.seed, epoch, "selfsup")
         win = _Windows(seqs + mono, cfg, R, rng)
@@ -336,31 +324,20 @@ def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool =
                 pick = rng.integers(0, len(mono_starts), size=half)
                 terms["monocular"] = monocular_term(model, [mono_starts[k] for k in pick], win, index)
             loss = weighted_total(terms, weights)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            opt.step()
+            optimizer_step(run.opt, model, loss, cfg.optim.grad_clip)
             steps += 1
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             bar.set_postfix(label_mm=f"{1000 * sums['label'] / steps:.1f}", reproj=f"{sums['reprojection'] / steps:.3f}")
-        sched.step()
+        run.sched.step()
         entry = {"epoch": epoch + 1, "train": {k: v / max(steps, 1) for k, v in sums.items()},
-                 "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
+                 "lr": run.opt.param_groups[0]["lr"], "seconds": time.time() - t_start}
         if val:
             entry.update(validate(model, val, cfg.codec))
         score = entry.get("label_mpjpe_mm", entry["train"]["label"])
-        history.append(entry)
+        run.history.append(entry)
         log.info("epoch %d: %s", epoch + 1, json.dumps({k: v for k, v in entry.items() if k != "train"}))
-        improved, best = score < best, min(best, score)
-        common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
-        if improved:
-            save_checkpoint(out / "best.pt", model, **common, history=history)
-        save_checkpoint(last, model, **common, train_state={
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
-            "best": best, "rng": rng_state()})
-        (out / "history.json").write_text(json.dumps(history, indent=1))
-    if not history:
+        save_epoch(run, model, cfg, epoch, entry.get("label_mpjpe_mm", entry["train"]["label"]))
+    if not run.history:
         raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
-    return history[-1]
+    return run.history[-1]

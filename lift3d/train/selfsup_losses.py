@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lift3d.metrics import fit_scale
 from lift3d.train.losses import bone_lengths
 
 EPS = 1e-8
@@ -26,9 +27,7 @@ def label_loss(pred: Tensor, label: Tensor, weight: Tensor) -> Tensor:
 def scale_invariant_label_loss(pred: Tensor, label: Tensor, weight: Tensor) -> Tensor:
     """:func:`label_loss` after scaling each pose by the factor that best fits it to its label (N-MPJPE,
     Rhodin et al. 2018): for labels known only up to scale (uncalibrated cameras)."""
-    num = (weight[..., None] * pred * label).sum((-2, -1))
-    den = (weight[..., None] * pred * pred).sum((-2, -1)).clamp(min=EPS)
-    return label_loss(pred * (num / den)[..., None, None], label, weight)
+    return label_loss(pred * fit_scale(pred, label, weight)[..., None, None], label, weight)
 
 
 def project_pinhole(points_cam: Tensor, K: Tensor, min_depth: float = 0.1) -> Tensor:

@@ -82,6 +82,72 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
+@dataclass
+class Run:
+    """A run's directory, optimizer, scheduler and progress (shared by the supervised and self-supervised trainers).
+
+    ``best`` is the best validation score so far (lower is better), saved in ``last.pt`` under ``best_key``.
+    """
+
+    out: Path
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    best_key: str
+    start_epoch: int = 0
+    history: list = field(default_factory=list)
+    best: float = float("inf")
+
+
+def open_run(cfg, model: TCN, *, restart: bool, best_key: str) -> Run:
+    """Set threads, write ``config.json``, build Adam (amsgrad) with exponential decay, and resume from
+    ``<out_dir>/last.pt`` (weights, optimizer, scheduler, history, RNG) unless ``restart``. ``cfg`` needs
+    ``name``, ``out_dir``, ``threads`` and ``optim`` (:class:`OptimConfig`)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = run_dir(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, amsgrad=True)
+    run = Run(out, opt, torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay), best_key)
+    last = out / "last.pt"
+    if last.exists() and not restart:
+        ckpt = read_checkpoint(last)
+        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
+            raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
+        model.load_state_dict(ckpt["model"])
+        ts = ckpt["train_state"]
+        run.opt.load_state_dict(ts["optimizer"])
+        run.sched.load_state_dict(ts["scheduler"])
+        run.start_epoch, run.history, run.best = ts["epoch"] + 1, list(ts["history"]), ts[best_key]
+        set_rng_state(ts["rng"])
+        log.info("resuming %s at epoch %d", cfg.name, run.start_epoch + 1)
+    return run
+
+
+def optimizer_step(opt: torch.optim.Optimizer, model: TCN, loss: torch.Tensor, grad_clip: float) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+
+
+def save_epoch(run: Run, model: TCN, cfg, epoch: int, score: float) -> None:
+    """After ``run.history`` got the epoch's entry: ``best.pt`` if ``score`` improved, ``last.pt`` (with the state
+    to resume from) and ``history.json``, each written atomically."""
+    improved = score < run.best
+    run.best = min(run.best, score)
+    common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
+    if improved:
+        save_checkpoint(run.out / "best.pt", model, **common, history=run.history)
+    train_state = {
+        "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(), "epoch": epoch,
+        "history": run.history, run.best_key: run.best, "rng": rng_state(),
+    }
+    save_checkpoint(run.out / "last.pt", model, **common, train_state=train_state)
+    (run.out / "history.json").write_text(json.dumps(run.history, indent=1))
+
+
 @torch.no_grad()
 def evaluate_windows(model: TCN, pairs: list[tuple[np.ndarray, np.ndarray]], device) -> dict:
     """Dense whole-sequence prediction on encoded sequences; metrics in mm."""
@@ -95,50 +161,30 @@ def evaluate_windows(model: TCN, pairs: list[tuple[np.ndarray, np.ndarray]], dev
 
 def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: bool = True) -> dict:
     """Train (or resume) the run of ``cfg``; returns the final history entry."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = run_dir(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     device = torch.device("cpu")
     torch.manual_seed(cfg.seed)
-
     model = TCN(cfg.model).to(device)
     R = model.receptive_field()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, amsgrad=True)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.optim.lr_decay)
-    start_epoch, history, best = 0, [], float("inf")
-
-    last = out / "last.pt"
-    if last.exists() and not restart:
-        ckpt = read_checkpoint(last)
-        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
-            raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
-        model.load_state_dict(ckpt["model"])
-        ts = ckpt["train_state"]
-        opt.load_state_dict(ts["optimizer"])
-        sched.load_state_dict(ts["scheduler"])
-        start_epoch, history, best = ts["epoch"] + 1, list(ts["history"]), ts["best_mpjpe_mm"]
-        set_rng_state(ts["rng"])
-        log.info("resuming %s at epoch %d", cfg.name, start_epoch + 1)
+    run = open_run(cfg, model, restart=restart, best_key="best_mpjpe_mm")
 
     log.info("loading takes (%s)", ", ".join(cfg.data.datasets))
     train_clips = load_split(cfg.data, "train", data_dir)
     val_clips = load_split(cfg.data, "val", data_dir)
     val_pairs = [
         p for clip in val_clips
-        for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, VAL_STREAM, clip.info.name), cfg.data.val_views,
-                             noise_level=cfg.data.val_noise_level, mask=cfg.data.val_mask)
+        for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, VAL_STREAM, clip.info.name),
+                             cfg.data.val_views, noise_level=cfg.data.val_noise_level, mask=cfg.data.val_mask)
     ]
     log.info("%d train takes (%d frames), %d val sequences; model %d parameters, receptive field %d",
              len(train_clips), sum(c.pose3d_world_m.shape[0] for c in train_clips), len(val_pairs),
              model.num_parameters(), R)
 
-    for epoch in range(start_epoch, cfg.optim.epochs):
+    for epoch in range(run.start_epoch, cfg.optim.epochs):
         t0 = time.time()
         pairs = [
             p for clip in train_clips
-            for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, epoch, clip.info.name), cfg.data.views_per_epoch)
+            for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, epoch, clip.info.name),
+                                 cfg.data.views_per_epoch)
         ]
         windows = WindowSet(pairs, R, cfg.model.causal)
         # Batch-norm momentum decays from 0.1 to 0.001 over the run (VideoPose3D, run.py).
@@ -161,42 +207,28 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
             pred = Pose2DCodec.decode(pred.view(-1, 2, *pred.shape[2:]))  # (B, 2, J, 3)
             terms = lifter_losses(pred, y.to(device))
             loss = weighted_total(terms, asdict(cfg.loss))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            opt.step()
+            optimizer_step(run.opt, model, loss, cfg.optim.grad_clip)
             steps += 1
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             bar.set_postfix(mpjpe_mm=f"{1000 * sums['position'] / steps:.1f}")
-        sched.step()
+        run.sched.step()
         val = evaluate_windows(model, val_pairs, device)
         entry = {
             "epoch": epoch + 1,
             "train": {k: v / max(steps, 1) for k, v in sums.items()},
             "val_mpjpe_mm": val["mpjpe_mm"],
             "val_p_mpjpe_mm": val["p_mpjpe_mm"],
-            "lr": opt.param_groups[0]["lr"],
+            "lr": run.opt.param_groups[0]["lr"],
             "seconds": time.time() - t0,
             "windows": int(len(idx) * 2),
         }
-        history.append(entry)
+        run.history.append(entry)
         log.info("epoch %d: train mpjpe %.1f mm, val mpjpe %.1f mm, p-mpjpe %.1f mm (%.0f s)", epoch + 1,
                  1000 * entry["train"]["position"], val["mpjpe_mm"], val["p_mpjpe_mm"], entry["seconds"])
         if progress:
             tqdm.write(f"epoch {epoch + 1}: val MPJPE {val['mpjpe_mm']:.1f} mm, P-MPJPE {val['p_mpjpe_mm']:.1f} mm")
-        improved = val["mpjpe_mm"] < best
-        best = min(best, val["mpjpe_mm"])
-        train_state = {
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
-            "history": history, "best_mpjpe_mm": best, "rng": rng_state(),
-        }
-        common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
-        if improved:
-            save_checkpoint(out / "best.pt", model, **common, history=history)
-        save_checkpoint(last, model, **common, train_state=train_state)
-        (out / "history.json").write_text(json.dumps(history, indent=1))
-    if not history:
+        save_epoch(run, model, cfg, epoch, val["mpjpe_mm"])
+    if not run.history:
         raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
-    return history[-1]
+    return run.history[-1]

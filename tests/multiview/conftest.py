@@ -1,4 +1,4 @@
-"""Fixtures: a synthetic multi-view scene with exact 2D, and the Pose2Sim demo's real views."""
+"""Fixtures: a synthetic multi-view scene (a moving body seen by virtual cameras) with exact 2D."""
 
 from __future__ import annotations
 
@@ -41,14 +41,6 @@ def scene():
     pose = walking_pose()
     mv, cams = render(pose)
     return pose, mv, cams
-
-
-@pytest.fixture(scope="module")
-def pose2sim(shared_data):
-    root = shared_data / "pose2sim_demo"
-    if not root.is_dir():
-        pytest.skip(f"Pose2Sim demo not found at {root}")
-    return root
 
 
 @pytest.fixture(scope="session")

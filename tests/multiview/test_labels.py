@@ -11,7 +11,7 @@ import torch
 from lift3d.errors import InputError
 from lift3d.geometry import CameraSet, apply_similarity, similarity_align
 from lift3d.io.calibration import read_calibration_toml
-from lift3d.io.trc import read_trc, trc_to_zup
+from lift3d.io.trc import POSE2SIM_TO_H36M, read_trc, trc_to_zup
 from lift3d.multiview.labels import LabelConfig, person_size_px, ray_angle_deg, triangulate_views
 from lift3d.multiview.pseudo_label import make_labels
 from lift3d.multiview.selfcal import REFERENCE_BONE_SUM_M, bone_sum, guess_intrinsics, label_uncalibrated
@@ -21,9 +21,8 @@ from lift3d.skeletons import H36M17
 
 log = logging.getLogger(__name__)
 POSE2SIM_VIEWS = ("cam01", "cam02", "cam03", "cam04")
-TRC_TO_H36M = {"RHip": "r_hip", "RKnee": "r_knee", "RAnkle": "r_ankle", "LHip": "l_hip", "LKnee": "l_knee",
-               "LAnkle": "l_ankle", "RShoulder": "r_shoulder", "RElbow": "r_elbow", "RWrist": "r_wrist",
-               "LShoulder": "l_shoulder", "LElbow": "l_elbow", "LWrist": "l_wrist"}
+# The 12 limb joints Pose2Sim markers and the lifting skeleton share (the nose is not compared).
+TRC_TO_H36M = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}
 
 
 def _similarity_error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -155,23 +154,23 @@ def test_calibration_of_other_cameras_is_refused(scene, make_pose, make_views):
 
 
 @pytest.fixture(scope="module")
-def p2s_views(pose2sim):
-    return load_views([pose2sim / "single_balancing" / "pose_2d" / f"{v}_json" for v in POSE2SIM_VIEWS], fps=60)
+def p2s_views(pose2sim_demo):
+    return load_views([pose2sim_demo / "single_balancing" / "pose_2d" / f"{v}_json" for v in POSE2SIM_VIEWS], fps=60)
 
 
 @pytest.fixture(scope="module")
-def p2s_reference(pose2sim):
-    trc = read_trc(pose2sim / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
+def p2s_reference(pose2sim_demo):
+    trc = read_trc(pose2sim_demo / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
     joints = [H36M17.joints.index(j) for j in TRC_TO_H36M.values()]
     markers = [trc.marker_names.index(m) for m in TRC_TO_H36M]
     return joints, trc_to_zup(trc.positions_m)[:, markers]
 
 
-def test_pose2sim_calibrated_labels_match_the_trc(pose2sim, p2s_views, p2s_reference):
+def test_pose2sim_calibrated_labels_match_the_trc(pose2sim_demo, p2s_views, p2s_reference):
     """Measured: median 0.2 cm (Calib_qualisys), 3.8 cm (Calib_scene); >99% of joint-frames labelled."""
     joints, ref = p2s_reference
     for calib, limit_cm in (("Calib_qualisys.toml", 1.0), ("Calib_scene.toml", 5.0)):
-        cams = match_cameras(p2s_views, read_calibration_toml(pose2sim / "calibration" / calib))
+        cams = match_cameras(p2s_views, read_calibration_toml(pose2sim_demo / "calibration" / calib))
         assert [c.replace("_img", "")[-2:] for c in cams.names] == ["01", "02", "03", "04"]
         lab = make_labels(p2s_views, LabelConfig(), cams)
         ok = lab.conf[:, joints] > 0
@@ -181,10 +180,10 @@ def test_pose2sim_calibrated_labels_match_the_trc(pose2sim, p2s_views, p2s_refer
         assert ok.mean() > 0.95 and np.median(err_cm) < limit_cm
 
 
-def test_pose2sim_uncalibrated_labels_match_the_trc(pose2sim, p2s_views, p2s_reference):
+def test_pose2sim_uncalibrated_labels_match_the_trc(pose2sim_demo, p2s_views, p2s_reference):
     """Intrinsics from Calib_qualisys, extrinsics estimated: measured 2.7 cm median after a similarity."""
     joints, ref = p2s_reference
-    cams = match_cameras(p2s_views, read_calibration_toml(pose2sim / "calibration" / "Calib_qualisys.toml"))
+    cams = match_cameras(p2s_views, read_calibration_toml(pose2sim_demo / "calibration" / "Calib_qualisys.toml"))
     lab = make_labels(p2s_views, LabelConfig(), cams, calibrated=False)
     ok = lab.conf[:, joints] > 0
     err_cm = 100 * _similarity_error(lab.pose3d_world_m[:, joints][ok], ref[ok])

@@ -112,11 +112,11 @@ def test_cli_pseudo_label_bad_input_leaves_no_output(tmp_path, scene, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam0.npz", "cam1.npz"]  # no output, no temporary file
 
 
-def test_cli_pseudo_label_pose2sim(tmp_path, pose2sim, capsys):
-    d = pose2sim / "single_balancing" / "pose_2d"
+def test_cli_pseudo_label_pose2sim(tmp_path, pose2sim_demo, capsys):
+    d = pose2sim_demo / "single_balancing" / "pose_2d"
     out = tmp_path / "p2s.h5"
     views = [str(d / f"cam0{i}_json") for i in (3, 1, 4, 2)]  # any order: paired with the cameras by name
-    assert main(["pseudo-label", "--views", *views, "--calib", str(pose2sim / "calibration" / "Calib_qualisys.toml"),
+    assert main(["pseudo-label", "--views", *views, "--calib", str(pose2sim_demo / "calibration" / "Calib_qualisys.toml"),
                  "--fps", "60", "-o", str(out), "--no-progress"]) == 0
     (seq,) = read_labels(out)
     assert seq.labels.calibrated and seq.views.num_frames == 100 and (seq.labels.conf > 0).mean() > 0.95

@@ -33,7 +33,7 @@ from testsets import test_set  # noqa: E402
 from lift3d.data.mocap_h5 import read_multiview_h5  # noqa: E402
 from lift3d.geometry import apply_similarity, similarity_align  # noqa: E402
 from lift3d.io.calibration import read_calibration_toml  # noqa: E402
-from lift3d.io.trc import read_trc, trc_to_zup  # noqa: E402
+from lift3d.io.trc import POSE2SIM_TO_H36M, read_trc, trc_to_zup  # noqa: E402
 from lift3d.io.video import probe_video  # noqa: E402
 from lift3d.multiview.labels import LabelConfig  # noqa: E402
 from lift3d.multiview.pseudo_label import make_labels  # noqa: E402
@@ -42,9 +42,8 @@ from lift3d.multiview.views import from_keypoints, from_mocap_sequence, load_vie
 from lift3d.paths import shared_data_dir  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
 
-TRC_TO_H36M = {"RHip": "r_hip", "RKnee": "r_knee", "RAnkle": "r_ankle", "LHip": "l_hip", "LKnee": "l_knee",
-               "LAnkle": "l_ankle", "RShoulder": "r_shoulder", "RElbow": "r_elbow", "RWrist": "r_wrist",
-               "LShoulder": "l_shoulder", "LElbow": "l_elbow", "LWrist": "l_wrist"}
+# The 12 limb joints Pose2Sim markers and the lifting skeleton share (the nose is not compared).
+TRC_TO_H36M = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}
 CAMS = ("cam01", "cam02", "cam03", "cam04")
 
 
