@@ -202,53 +202,97 @@ def _frames(s: _Seq, t0: int, F: int) -> torch.Tensor:
     return torch.clamp(torch.arange(t0, t0 + F), max=s.num_frames - 1)
 
 
+def _gather(batch: list[tuple[_Seq, int, int, int]], F: int) -> dict[str, torch.Tensor]:
+    """Stack the per-sample cameras, 2D and labels of ``(sequence, view a, view b, first frame)`` samples.
+
+    Views are padded to the batch's largest view count with confidence-0 views (``view_ok`` marks the real
+    ones), so every loss below runs once over the whole batch.
+    """
+    V = max(s.num_views for s, *_ in batch)
+    out = {k: [] for k in ("R", "t", "K", "undist", "conf2d", "size", "X", "Xc", "view_ok")}
+    for s, _, _, t0 in batch:
+        fr = _frames(s, t0, F)
+        pad = V - s.num_views
+        parts = {"R": s.R, "t": s.t, "K": s.K, "undist": s.undist_px[:, fr], "conf2d": s.conf2d_t[:, fr],
+                 "size": s.size_px, "view_ok": torch.ones(s.num_views)}
+        if pad:
+            fill = {"R": torch.eye(3).expand(pad, 3, 3), "K": torch.eye(3).expand(pad, 3, 3),
+                    "t": torch.tensor([0.0, 0.0, 1.0]).expand(pad, 3), "size": torch.ones(pad)}
+            parts = {k: torch.cat([v, fill[k] if k in fill else v.new_zeros((pad, *v.shape[1:]))]) for k, v in parts.items()}
+        for k, v in parts.items():
+            out[k].append(v)
+        out["X"].append(s.label_world[fr])
+        out["Xc"].append(s.label_conf[fr])
+    g = {k: torch.stack(v) for k, v in out.items()}  # (B, V, ...) and labels (B, F, J, ...)
+    g["calibrated"] = torch.tensor([s.calibrated for s, *_ in batch])
+    g["views"] = torch.tensor([[a, b] for _, a, b, _ in batch])  # (B, 2)
+    return g
+
+
+def _per_sample_mean(x: torch.Tensor, w: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """Weighted mean over ``dims`` (``selfsup_losses``' per-sample normalisation, batched)."""
+    return (x * w).sum(dims) / w.sum(dims).clamp(min=L.EPS)
+
+
 def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _Windows, seq_index: dict) -> dict:
-    """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples."""
+    """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples.
+
+    Each term is a mean over samples (and over predicted view x target view for the reprojection) of
+    per-sample confidence-weighted means, all computed at once over the batch.
+    """
     xa = torch.stack([win.inputs(seq_index[id(s)], a, t0) for s, a, _, t0 in batch])  # (B, R+F-1, J, 3)
     xb = torch.stack([win.inputs(seq_index[id(s)], b, t0) for s, _, b, t0 in batch])
     pred = Pose2DCodec.decode(model(torch.cat([xa, xb])))  # (2B, F, J, 3) root-relative, own camera
     B = len(batch)
-    pa, pb = pred[:B], pred[B:]
-    label_terms, si_terms, reproj, cons = [], [], [], []
-    for i, (s, a, b, t0) in enumerate(batch):
-        fr = _frames(s, t0, win.F)
-        X, Xc = s.label_world[fr], s.label_conf[fr]  # (F, J, 3), (F, J)
-        root_ok = (Xc[:, 0] > 0).float()  # (F,) labels are root-relative: need the root
-        w = Xc * root_ok[:, None]
-        roots = X[:, 0] @ s.R.mT + s.t[:, None]  # (V, F, 3) the label's root in every camera
-        conf2d = s.conf2d_t[:, fr] * root_ok[:, None]  # (V, F, J)
-        for p, v in ((pa[i], a), (pb[i], b)):
-            lab_v = root_relative(X @ s.R[v].T + s.t[v])  # (F, J, 3)
-            (label_terms if s.calibrated else si_terms).append((p, lab_v, w))
-            p_world = p @ s.R[v]  # root-relative, world orientation: R^T p
-            for c in range(s.num_views):  # reproject into every view, placed at the label's root
-                pts = p_world @ s.R[c].T + roots[c][:, None]
-                reproj.append(L.reprojection_loss(pts, s.undist_px[c, fr], conf2d[c], s.K[c], s.size_px[c].expand(win.F)))
-        cons.append(L.consistency_loss(pa[i] @ s.R[a], pb[i] @ s.R[b], root_ok))
-    terms = {
-        "label": _mean_term([L.label_loss(*x) for x in label_terms] + [L.scale_invariant_label_loss(*x) for x in si_terms]),
-        "reprojection": torch.stack(reproj).mean(),
-        "consistency": torch.stack(cons).mean(),
+    g = _gather(batch, win.F)
+    P = torch.stack([pred[:B], pred[B:]], dim=1)  # (B, 2, F, J, 3): the predictions in views a and b
+    X, Xc = g["X"], g["Xc"]  # (B, F, J, 3), (B, F, J)
+    root_ok = (Xc[..., 0] > 0).float()  # (B, F) labels are root-relative: need the root
+    w = Xc * root_ok[..., None]  # (B, F, J)
+    rows = torch.arange(B)[:, None]
+    Rv, tv = g["R"][rows, g["views"]], g["t"][rows, g["views"]]  # (B, 2, 3, 3), (B, 2, 3)
+
+    # Labels in the predicting view's camera frame; uncalibrated ones only up to scale (N-MPJPE's fit).
+    lab = root_relative(X[:, None] @ Rv.mT[:, :, None] + tv[:, :, None, None])  # (B, 2, F, J, 3)
+    wl = w[:, None].expand(-1, 2, -1, -1)
+    scale = torch.where(g["calibrated"][:, None, None], torch.ones(()), fit_scale(P, lab, wl))  # (B, 2, F)
+    err = torch.linalg.vector_norm(P * scale[..., None, None] - lab, dim=-1)  # (B, 2, F, J)
+    label = _per_sample_mean(err, wl, (2, 3)).mean()
+
+    # Each prediction rotated to the world (R^T p) and placed at the label's root in every view c.
+    p_world = P @ Rv[:, :, None]  # (B, 2, F, J, 3)
+    roots = X[:, None, :, 0] @ g["R"].mT + g["t"][:, :, None]  # (B, V, F, 3)
+    pts = p_world[:, :, None] @ g["R"].mT[:, None, :, None] + roots[:, None, :, :, None]  # (B, 2, V, F, J, 3)
+    proj = L.project_pinhole(pts, g["K"][:, None, :, None])  # (B, 2, V, F, J, 2)
+    err2d = torch.linalg.vector_norm(proj - g["undist"][:, None], dim=-1) / g["size"][:, None, :, None, None]
+    conf2d = (g["conf2d"] * root_ok[:, None, :, None])[:, None]  # (B, 1, V, F, J)
+    per_view = _per_sample_mean(err2d, conf2d.expand_as(err2d), (3, 4))  # (B, 2, V)
+    ok = g["view_ok"][:, None].expand_as(per_view)
+    reprojection = (per_view * ok).sum() / ok.sum()
+
+    d = torch.linalg.vector_norm(p_world[:, 0] - p_world[:, 1], dim=-1).mean(-1)  # (B, F)
+    consistency = _per_sample_mean(d, root_ok, (1,)).mean()
+    return {
+        "label": label,
+        "reprojection": reprojection,
+        "consistency": consistency,
         "bone_symmetry": bone_symmetry_loss(pred),
         "bone_constancy": L.bone_constancy_loss(pred),
     }
-    return terms
 
 
 def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq_index: dict) -> torch.Tensor:
+    """Reprojection of monocular windows placed at their closed-form root, mean over samples."""
     x = torch.stack([win.inputs(seq_index[id(s)], 0, t0) for s, t0 in batch])
     pred = Pose2DCodec.decode(model(x))  # (B, F, J, 3)
-    out = []
-    for i, (s, t0) in enumerate(batch):
-        fr = _frames(s, t0, win.F)
-        kp, c = s.undist_px[0, fr], s.conf2d_t[0, fr]
-        root = L.solve_root(pred[i], kp, c, s.K[0])  # (F, 3)
-        out.append(L.reprojection_loss(pred[i] + root[:, None], kp, c, s.K[0], s.size_px[0].expand(win.F)))
-    return torch.stack(out).mean()
-
-
-def _mean_term(xs: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack(xs).mean() if xs else torch.zeros(())
+    frames = [_frames(s, t0, win.F) for s, t0 in batch]
+    kp = torch.stack([s.undist_px[0, fr] for (s, _), fr in zip(batch, frames)])  # (B, F, J, 2)
+    c = torch.stack([s.conf2d_t[0, fr] for (s, _), fr in zip(batch, frames)])  # (B, F, J)
+    K = torch.stack([s.K[0] for s, _ in batch])[:, None]  # (B, 1, 3, 3)
+    size = torch.stack([s.size_px[0] for s, _ in batch])  # (B,)
+    root = L.solve_root(pred, kp, c, K)  # (B, F, 3)
+    err = torch.linalg.vector_norm(L.project_pinhole(pred + root[..., None, :], K) - kp, dim=-1)  # (B, F, J)
+    return _per_sample_mean(err / size[:, None, None], c, (1, 2)).mean()
 
 
 @torch.no_grad()
