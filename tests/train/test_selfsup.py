@@ -101,3 +101,31 @@ def test_semi_supervised_monocular_term(tmp_path, labels_without_ground_truth):
     last = train_selfsup(_cfg(tmp_path, labels_without_ground_truth, f"data.monocular=[{mono}]", "optim.epochs=1"),
                          progress=False)
     assert np.isfinite(last["train"]["monocular"]) and last["train"]["monocular"] > 0
+
+
+def test_batched_terms_pad_views_without_changing_them(labels_without_ground_truth):
+    """A batch mixing 3- and 4-view sequences (the 3-view one padded with confidence-0 views) gives each
+    sample's terms exactly as it alone would: label and consistency are means over samples, reprojection a
+    mean over (sample, predicted view, real target view)."""
+    import dataclasses
+
+    from lift3d.train.selfsup import _Windows, multiview_terms, prepare_sequence
+
+    cfg = load_config(SelfSupConfig, "configs/selfsup_multiview.yaml", SMALL)
+    (seq,) = read_labels(labels_without_ground_truth)
+    s4 = prepare_sequence(seq, cfg.data.fps)
+    keep = slice(0, 3)
+    s3 = dataclasses.replace(s4, kp2d_px=s4.kp2d_px[keep], conf2d=s4.conf2d[keep], undist_px=s4.undist_px[keep],
+                             size_px=s4.size_px[keep], K=s4.K[keep], R=s4.R[keep], t=s4.t[keep], calibrated=False)
+    torch.manual_seed(0)
+    model = TCN(cfg.model).eval()
+    win = _Windows([s3, s4], cfg, model.receptive_field(), np.random.default_rng(0))
+    index = {id(s3): 0, id(s4): 1}
+    a, b = (s3, 0, 2, 5), (s4, 1, 3, 11)
+    with torch.no_grad():
+        ta, tb = multiview_terms(model, [a], win, index), multiview_terms(model, [b], win, index)
+        both = multiview_terms(model, [a, b], win, index)
+    for k in ("label", "consistency", "bone_constancy"):
+        torch.testing.assert_close(both[k], (ta[k] + tb[k]) / 2)
+    torch.testing.assert_close(both["reprojection"], (6 * ta["reprojection"] + 8 * tb["reprojection"]) / 14)
+    assert ta["label"] > 0 and ta["reprojection"] > 0
