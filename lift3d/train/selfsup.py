@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lift3d.checkpoint import read_checkpoint
+from lift3d.checkpoint import DEFAULT_LIFTER, read_checkpoint
 from lift3d.codec import Pose2DCodec, root_relative
 from lift3d.config import to_dict
 from lift3d.data.noise_2d import dropout_mask
@@ -93,7 +93,7 @@ class SelfSupConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: SelfSupLoss = field(default_factory=SelfSupLoss)
     codec: Pose2DCodec = field(default_factory=Pose2DCodec)
-    init_checkpoint: str = ""
+    init_checkpoint: str = ""  # a checkpoint to fine-tune ("default": the shipped lifter); "" = from scratch
     seed: int = 0
     threads: int = 0
     out_dir: str = "runs/{name}"
@@ -319,7 +319,7 @@ def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
 def _init_model(cfg: SelfSupConfig) -> TCN:
     model = TCN(cfg.model)
     if cfg.init_checkpoint:
-        ckpt = read_checkpoint(cfg.init_checkpoint)
+        ckpt = read_checkpoint(DEFAULT_LIFTER if cfg.init_checkpoint == "default" else cfg.init_checkpoint)
         if ckpt["kind"] != "tcn" or ckpt["model_config"] != to_dict(cfg.model):
             raise ConfigError(f"{cfg.init_checkpoint}: its architecture {ckpt['model_config']} differs from the "
                               f"config's model {to_dict(cfg.model)}; copy its model section into the config")

@@ -129,3 +129,13 @@ def test_batched_terms_pad_views_without_changing_them(labels_without_ground_tru
         torch.testing.assert_close(both[k], (ta[k] + tb[k]) / 2)
     torch.testing.assert_close(both["reprojection"], (6 * ta["reprojection"] + 8 * tb["reprojection"]) / 14)
     assert ta["label"] > 0 and ta["reprojection"] > 0
+
+
+def test_finetune_config_starts_from_the_shipped_lifter():
+    from lift3d.train.selfsup import _init_model
+
+    cfg = load_config(SelfSupConfig, "configs/selfsup_finetune.yaml", ["data.labels=[x.h5]"])
+    assert cfg.init_checkpoint == "default"
+    shipped = load_lifter(None)[0].state_dict()
+    tuned = _init_model(cfg).state_dict()
+    assert shipped.keys() == tuned.keys() and all(torch.equal(shipped[k], tuned[k]) for k in shipped)

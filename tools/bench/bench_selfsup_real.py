@@ -1,12 +1,13 @@
 """The shipped lifter fine-tuned self-supervised on real multi-view video (issue: self-supervised, benchmark 2).
 
-    python tools/bench/bench_selfsup_real.py [--epochs 10] [--windows 2000] [--lr 2e-4]
+    python tools/bench/bench_selfsup_real.py [--threads 1]
 
 Pose2Sim's balancing trial (shared/data/pose2sim_demo: 4 synchronised 1080x1920 videos at 60 fps, 100 frames,
 a calibration and Pose2Sim's reference TRC). Each video goes through lift3d's tracker (BlazePose); the four
 2D sequences are labelled by `lift3d pseudo-label` logic, once with the calibration and once uncalibrated
 (intrinsics from the calibration, extrinsics and scale estimated); the shipped lifter is fine-tuned on each
-label file with the self-supervised trainer (labels, reprojection into every view, consistency, bone terms).
+label file with the self-supervised trainer (labels, reprojection into every view, consistency, bone terms)
+as configured by configs/selfsup_finetune.yaml, the config users fine-tune with.
 No reference 3D is used for training.
 
 Each view is then lifted on its own (monocular) by the shipped and by the fine-tuned lifters, and compared
@@ -63,9 +64,6 @@ def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joint
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--windows", type=int, default=2000, help="frames (windows x frames) per epoch")
-    ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -85,9 +83,8 @@ def main() -> None:
     for kind, lab in labels.items():
         path = OUT / f"labels_{kind}.h5"
         write_labels(path, [LabelledSequence("pose2sim_balancing", views, lab)])
-        ft = load_config(SelfSupConfig, ROOT / "configs" / "selfsup_multiview.yaml", [
-            f"name=finetune_{kind}", f"init_checkpoint={DEFAULT_LIFTER}", f"data.labels=[{path}]",
-            f"optim.epochs={args.epochs}", f"data.windows_per_epoch={args.windows}", f"optim.lr={args.lr}",
+        ft = load_config(SelfSupConfig, ROOT / "configs" / "selfsup_finetune.yaml", [
+            f"name=finetune_{kind}", f"data.labels=[{path}]",
             f"threads={args.threads}", f"out_dir={OUT}/{{name}}"])
         train_selfsup(ft, restart=True, progress=False)
         checkpoints[f"fine-tuned, {kind} labels"] = OUT / ft.name / "last.pt"
@@ -108,8 +105,9 @@ def main() -> None:
     body = (
         "Pose2Sim balancing trial, 4 views x 100 frames at 60 fps, 2D from lift3d's tracker (BlazePose) on each "
         "video. Each view lifted on its own; P-MPJPE (mm) against Pose2Sim's reference TRC on the 12 limb joints "
-        f"both skeletons share. Fine-tuning: the self-supervised trainer from the shipped lifter, {args.epochs} "
-        f"epochs x {args.windows} frames, lr {args.lr:g}, on labels of these views (no reference 3D); it sees the "
+        f"both skeletons share. Fine-tuning: `lift3d train configs/selfsup_finetune.yaml` from the shipped lifter "
+        f"({ft.optim.epochs} epochs x {ft.data.windows_per_epoch} frames, lr {ft.optim.lr:g}) on labels of these views "
+        "(no reference 3D); it sees the "
         "frames it is evaluated on (test-time adaptation to the user's footage). For scale, the labels themselves (4 "
         f"views triangulated, not monocular) are {label_err['calibrated']:.1f} mm (calibrated) and "
         f"{label_err['uncalibrated']:.1f} mm (uncalibrated) P-MPJPE from the reference on these joints.\n\n"
