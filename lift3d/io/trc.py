@@ -25,10 +25,11 @@ import numpy as np
 
 from lift3d.errors import InputError
 from lift3d.io.atomic import atomic_write_text
+from lift3d.skeletons import H36M17
 
 __all__ = [
     "TrcData", "read_trc", "write_trc", "trc_to_zup", "zup_to_trc", "POSE2SIM_MARKERS", "POSE2SIM_TO_BODY25B",
-    "POSE2SIM_TO_H36M",
+    "POSE2SIM_TO_H36M", "limb_joints_zup",
 ]
 
 _TO_METRES = {"m": 1.0, "cm": 0.01, "mm": 0.001}
@@ -221,6 +222,15 @@ def trc_to_zup(positions):
     of its calibration (``shared/data/pose2sim_demo/SOURCE.md``); it is a rotation (a cyclic permutation).
     """
     return positions[..., [2, 0, 1]]
+
+
+def limb_joints_zup(trc: TrcData) -> tuple[list[int], np.ndarray]:
+    """The 12 limb markers of a Pose2Sim TRC (hips, knees, ankles, shoulders, elbows, wrists) as joints of the
+    lifting skeleton, for comparisons joint for joint: their ``H36M17`` indices and their ``(T, 12, 3)``
+    positions in lift3d's Z-up world (:func:`trc_to_zup`). The nose, a face point, is left out."""
+    limbs = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}
+    joints = [H36M17.joints.index(j) for j in limbs.values()]
+    return joints, trc_to_zup(trc.positions_m)[:, [trc.marker_names.index(m) for m in limbs]]
 
 
 def zup_to_trc(positions):

@@ -229,11 +229,6 @@ def _gather(batch: list[tuple[_Seq, int, int, int]], F: int) -> dict[str, torch.
     return g
 
 
-def _per_sample_mean(x: torch.Tensor, w: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
-    """Weighted mean over ``dims`` (``selfsup_losses``' per-sample normalisation, batched)."""
-    return (x * w).sum(dims) / w.sum(dims).clamp(min=L.EPS)
-
-
 def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _Windows, seq_index: dict) -> dict:
     """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples.
 
@@ -255,23 +250,20 @@ def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _W
     # Labels in the predicting view's camera frame; uncalibrated ones only up to scale (N-MPJPE's fit).
     lab = root_relative(X[:, None] @ Rv.mT[:, :, None] + tv[:, :, None, None])  # (B, 2, F, J, 3)
     wl = w[:, None].expand(-1, 2, -1, -1)
-    scale = torch.where(g["calibrated"][:, None, None], torch.ones(()), fit_scale(P, lab, wl))  # (B, 2, F)
-    err = torch.linalg.vector_norm(P * scale[..., None, None] - lab, dim=-1)  # (B, 2, F, J)
-    label = _per_sample_mean(err, wl, (2, 3)).mean()
+    label = torch.where(g["calibrated"][:, None], L.label_loss(P, lab, wl, dims=(2, 3)),
+                        L.scale_invariant_label_loss(P, lab, wl, dims=(2, 3))).mean()  # of (B, 2)
 
     # Each prediction rotated to the world (R^T p) and placed at the label's root in every view c.
     p_world = P @ Rv[:, :, None]  # (B, 2, F, J, 3)
     roots = X[:, None, :, 0] @ g["R"].mT + g["t"][:, :, None]  # (B, V, F, 3)
     pts = p_world[:, :, None] @ g["R"].mT[:, None, :, None] + roots[:, None, :, :, None]  # (B, 2, V, F, J, 3)
-    proj = L.project_pinhole(pts, g["K"][:, None, :, None])  # (B, 2, V, F, J, 2)
-    err2d = torch.linalg.vector_norm(proj - g["undist"][:, None], dim=-1) / g["size"][:, None, :, None, None]
     conf2d = (g["conf2d"] * root_ok[:, None, :, None])[:, None]  # (B, 1, V, F, J)
-    per_view = _per_sample_mean(err2d, conf2d.expand_as(err2d), (3, 4))  # (B, 2, V)
+    per_view = L.reprojection_loss(pts, g["undist"][:, None], conf2d, g["K"][:, None, :, None],
+                                   g["size"][:, None, :, None], dims=(3, 4))  # (B, 2, V)
     ok = g["view_ok"][:, None].expand_as(per_view)
     reprojection = (per_view * ok).sum() / ok.sum()
 
-    d = torch.linalg.vector_norm(p_world[:, 0] - p_world[:, 1], dim=-1).mean(-1)  # (B, F)
-    consistency = _per_sample_mean(d, root_ok, (1,)).mean()
+    consistency = L.consistency_loss(p_world[:, 0], p_world[:, 1], root_ok, dims=(1,)).mean()
     return {
         "label": label,
         "reprojection": reprojection,
@@ -291,8 +283,7 @@ def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq
     K = torch.stack([s.K[0] for s, _ in batch])[:, None]  # (B, 1, 3, 3)
     size = torch.stack([s.size_px[0] for s, _ in batch])  # (B,)
     root = L.solve_root(pred, kp, c, K)  # (B, F, 3)
-    err = torch.linalg.vector_norm(L.project_pinhole(pred + root[..., None, :], K) - kp, dim=-1)  # (B, F, J)
-    return _per_sample_mean(err / size[:, None, None], c, (1, 2)).mean()
+    return L.reprojection_loss(pred + root[..., None, :], kp, c, K, size[:, None], dims=(1, 2)).mean()
 
 
 @torch.no_grad()

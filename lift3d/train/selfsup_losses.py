@@ -15,19 +15,26 @@ from lift3d.train.losses import bone_lengths
 EPS = 1e-8
 
 
-def _weighted_mean(x: Tensor, w: Tensor) -> Tensor:
-    return (x * w).sum() / w.sum().clamp(min=EPS)
+def _weighted_mean(x: Tensor, w: Tensor, dims: tuple[int, ...] | None = None) -> Tensor:
+    """Weighted mean of ``x`` over ``dims`` (all when None): a scalar, or one mean per remaining index."""
+    if dims is None:
+        return (x * w).sum() / w.sum().clamp(min=EPS)
+    return (x * w).sum(dims) / w.sum(dims).clamp(min=EPS)
 
 
-def label_loss(pred: Tensor, label: Tensor, weight: Tensor) -> Tensor:
+# Every loss below takes ``dims``: None reduces to one number; a tuple of dimensions (of the per-joint error,
+# which has the input's shape without its last axis) reduces only those, e.g. one mean per sample of a batch.
+
+
+def label_loss(pred: Tensor, label: Tensor, weight: Tensor, dims: tuple[int, ...] | None = None) -> Tensor:
     """Confidence-weighted mean joint distance to the labels: ``(..., J, 3)``, ``(..., J, 3)``, ``(..., J)``."""
-    return _weighted_mean(torch.linalg.vector_norm(pred - label, dim=-1), weight)
+    return _weighted_mean(torch.linalg.vector_norm(pred - label, dim=-1), weight, dims)
 
 
-def scale_invariant_label_loss(pred: Tensor, label: Tensor, weight: Tensor) -> Tensor:
+def scale_invariant_label_loss(pred: Tensor, label: Tensor, weight: Tensor, dims: tuple[int, ...] | None = None) -> Tensor:
     """:func:`label_loss` after scaling each pose by the factor that best fits it to its label (N-MPJPE,
     Rhodin et al. 2018): for labels known only up to scale (uncalibrated cameras)."""
-    return label_loss(pred * fit_scale(pred, label, weight)[..., None, None], label, weight)
+    return label_loss(pred * fit_scale(pred, label, weight)[..., None, None], label, weight, dims)
 
 
 def project_pinhole(points_cam: Tensor, K: Tensor, min_depth: float = 0.1) -> Tensor:
@@ -50,12 +57,13 @@ def normalized_coords(kp2d_px: Tensor, K: Tensor) -> Tensor:
     return torch.stack([xn, yn], dim=-1)
 
 
-def reprojection_loss(points_cam: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, size_px: Tensor) -> Tensor:
+def reprojection_loss(points_cam: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, size_px: Tensor,
+                      dims: tuple[int, ...] | None = None) -> Tensor:
     """Confidence-weighted mean distance between the projection of ``points_cam (..., J, 3)`` and the 2D
     ``kp2d_px (..., J, 2)``, in units of the person's size in that image ``size_px (...)``, so views and
     resolutions weigh alike. ``K (..., 3, 3)``."""
     err = torch.linalg.vector_norm(project_pinhole(points_cam, K) - kp2d_px, dim=-1)  # (..., J)
-    return _weighted_mean(err / size_px[..., None], conf)
+    return _weighted_mean(err / size_px[..., None], conf.expand_as(err), dims)
 
 
 def solve_root(pose_rel: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, min_depth: float = 0.5) -> Tensor:
@@ -89,11 +97,12 @@ def solve_root(pose_rel: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, min_d
     return torch.cat([root[..., :2], root[..., 2:].clamp(min=min_depth)], dim=-1)
 
 
-def consistency_loss(pose_world_a: Tensor, pose_world_b: Tensor, weight: Tensor) -> Tensor:
+def consistency_loss(pose_world_a: Tensor, pose_world_b: Tensor, weight: Tensor,
+                     dims: tuple[int, ...] | None = None) -> Tensor:
     """Two views' predictions of the same frames, rotated into the world (root-relative), should agree:
-    ``(..., J, 3)`` each, ``weight (...)`` per frame."""
+    ``(..., J, 3)`` each, ``weight (...)`` per frame (``dims`` index the per-frame distance ``(...)``)."""
     d = torch.linalg.vector_norm(pose_world_a - pose_world_b, dim=-1).mean(-1)  # (...)
-    return _weighted_mean(d, weight)
+    return _weighted_mean(d, weight, dims)
 
 
 def bone_constancy_loss(pred: Tensor) -> Tensor:

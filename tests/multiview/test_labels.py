@@ -11,18 +11,15 @@ import torch
 from lift3d.errors import InputError
 from lift3d.geometry import CameraSet, apply_similarity, similarity_align
 from lift3d.io.calibration import read_calibration_toml
-from lift3d.io.trc import POSE2SIM_TO_H36M, read_trc, trc_to_zup
+from lift3d.io.trc import limb_joints_zup, read_trc
 from lift3d.multiview.labels import LabelConfig, person_size_px, ray_angle_deg, triangulate_views
 from lift3d.multiview.pseudo_label import make_labels
 from lift3d.multiview.selfcal import REFERENCE_BONE_SUM_M, bone_sum, guess_intrinsics, label_uncalibrated
 from lift3d.multiview.views import MultiView2D, load_views, match_cameras
-from lift3d.skeletons import H36M17
 
 
 log = logging.getLogger(__name__)
 POSE2SIM_VIEWS = ("cam01", "cam02", "cam03", "cam04")
-# The 12 limb joints Pose2Sim markers and the lifting skeleton share (the nose is not compared).
-TRC_TO_H36M = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}
 
 
 def _similarity_error(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -160,10 +157,7 @@ def p2s_views(pose2sim_demo):
 
 @pytest.fixture(scope="module")
 def p2s_reference(pose2sim_demo):
-    trc = read_trc(pose2sim_demo / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
-    joints = [H36M17.joints.index(j) for j in TRC_TO_H36M.values()]
-    markers = [trc.marker_names.index(m) for m in TRC_TO_H36M]
-    return joints, trc_to_zup(trc.positions_m)[:, markers]
+    return limb_joints_zup(read_trc(pose2sim_demo / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc"))
 
 
 def test_pose2sim_calibrated_labels_match_the_trc(pose2sim_demo, p2s_views, p2s_reference):

@@ -33,17 +33,14 @@ from testsets import test_set  # noqa: E402
 from lift3d.data.mocap_h5 import read_multiview_h5  # noqa: E402
 from lift3d.geometry import apply_similarity, similarity_align  # noqa: E402
 from lift3d.io.calibration import read_calibration_toml  # noqa: E402
-from lift3d.io.trc import POSE2SIM_TO_H36M, read_trc, trc_to_zup  # noqa: E402
+from lift3d.io.trc import limb_joints_zup, read_trc  # noqa: E402
 from lift3d.io.video import probe_video  # noqa: E402
 from lift3d.multiview.labels import LabelConfig  # noqa: E402
 from lift3d.multiview.pseudo_label import make_labels  # noqa: E402
 from lift3d.multiview.selfcal import guess_intrinsics  # noqa: E402
 from lift3d.multiview.views import from_keypoints, from_mocap_sequence, load_views, match_cameras  # noqa: E402
 from lift3d.paths import shared_data_dir  # noqa: E402
-from lift3d.skeletons import H36M17  # noqa: E402
 
-# The 12 limb joints Pose2Sim markers and the lifting skeleton share (the nose is not compared).
-TRC_TO_H36M = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}
 CAMS = ("cam01", "cam02", "cam03", "cam04")
 
 
@@ -84,9 +81,7 @@ def mocap_rows(every: int) -> list[list]:
 
 
 def real_rows(root: Path) -> list[list]:
-    trc = read_trc(root / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
-    joints = [H36M17.joints.index(j) for j in TRC_TO_H36M.values()]
-    ref = trc_to_zup(trc.positions_m)[:, [trc.marker_names.index(m) for m in TRC_TO_H36M]]
+    joints, ref = limb_joints_zup(read_trc(root / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc"))
     calib = read_calibration_toml(root / "calibration" / "Calib_qualisys.toml")
     inputs = {"OpenPose BODY_25B": load_views([root / "single_balancing" / "pose_2d" / f"{c}_json" for c in CAMS], fps=60)}
     from lift3d.tracking.blazepose import track_video

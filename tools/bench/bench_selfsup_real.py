@@ -34,21 +34,19 @@ from lift3d.checkpoint import DEFAULT_LIFTER, load_lifter  # noqa: E402
 from lift3d.config import load_config  # noqa: E402
 from lift3d.infer import lift  # noqa: E402
 from lift3d.io.calibration import read_calibration_toml  # noqa: E402
-from lift3d.io.trc import POSE2SIM_TO_H36M, read_trc, trc_to_zup  # noqa: E402
+from lift3d.io.trc import limb_joints_zup, read_trc  # noqa: E402
 from lift3d.metrics import p_mpjpe  # noqa: E402
 from lift3d.multiview.labels import LabelConfig  # noqa: E402
 from lift3d.multiview.labels_h5 import LabelledSequence, write_labels  # noqa: E402
 from lift3d.multiview.pseudo_label import make_labels  # noqa: E402
 from lift3d.multiview.views import from_keypoints, match_cameras  # noqa: E402
 from lift3d.paths import shared_data_dir  # noqa: E402
-from lift3d.skeletons import H36M17  # noqa: E402
 from lift3d.tracking.blazepose import track_video  # noqa: E402
 from lift3d.train.selfsup import SelfSupConfig, train_selfsup  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "runs" / "bench_selfsup_real"
 CAMS = ("cam01", "cam02", "cam03", "cam04")
-TRC_TO_H36M = {m: j for m, j in POSE2SIM_TO_H36M.items() if m != "Nose"}  # the 12 limb joints
 
 
 def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joints: list[int]) -> list[float]:
@@ -69,7 +67,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     root = shared_data_dir() / "pose2sim_demo"
     trc = read_trc(root / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
-    joints = [H36M17.joints.index(j) for j in TRC_TO_H36M.values()]
     calib = read_calibration_toml(root / "calibration" / "Calib_qualisys.toml")
 
     tracks = [track_video(root / "single_balancing" / "videos" / f"{c}.mp4", progress=False) for c in CAMS]
@@ -90,7 +87,7 @@ def main() -> None:
         checkpoints[f"fine-tuned, {kind} labels"] = OUT / ft.name / "last.pt"
 
     # The reference, read only now: TRC -> the calibration's Z-up world -> each camera's frame.
-    ref = trc_to_zup(trc.positions_m)[:, [trc.marker_names.index(m) for m in TRC_TO_H36M]].astype(np.float64)
+    joints, ref = limb_joints_zup(trc)
     R, t = cams.R.numpy().astype(np.float64), cams.t.numpy().astype(np.float64)
     ref_cam = [ref @ R[v].T + t[v] for v in range(len(CAMS))]
     errs = {name: view_errors(ck, tracks, ref_cam, joints) for name, ck in checkpoints.items()}
