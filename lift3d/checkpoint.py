@@ -28,17 +28,19 @@ DEFAULT_LIFTER = REPO_CHECKPOINTS / "tcn_multistride_81.pt"
 
 
 def model_kinds() -> dict:
-    """Model kinds a checkpoint can name: ``kind -> (config class, model class)``."""
-    from lift3d.models.tcn import TCNConfig, TCN
+    """Model kinds a checkpoint can name: ``kind -> (config class, model class, codec class)``."""
+    from lift3d.models.crop_codec import HeatmapCodec
+    from lift3d.models.posresnet import PoseResNet, PoseResNetConfig
+    from lift3d.models.tcn import TCN, TCNConfig
 
-    return {"tcn": (TCNConfig, TCN)}
+    return {"tcn": (TCNConfig, TCN, Pose2DCodec), "posresnet": (PoseResNetConfig, PoseResNet, HeatmapCodec)}
 
 
 def build_model(kind: str, model_config: dict):
     kinds = model_kinds()
     if kind not in kinds:
         raise InputError(f"unknown model kind {kind!r}; known: {sorted(kinds)}")
-    cfg_cls, model_cls = kinds[kind]
+    cfg_cls, model_cls, _ = kinds[kind]
     return model_cls(from_dict(cfg_cls, model_config, where="model_config"))
 
 
@@ -92,7 +94,7 @@ def load_lifter(path: str | Path | None = None, device: str | torch.device = "cp
     except RuntimeError as e:
         raise InputError(f"weights do not match the architecture in the checkpoint: {e}", path) from None
     model.to(device).float().eval()
-    codec = from_dict(Pose2DCodec, ckpt["codec"], where=f"{path}:codec")
+    codec = from_dict(model_kinds()[ckpt["kind"]][2], ckpt["codec"], where=f"{path}:codec")
     return model, codec, ckpt
 
 

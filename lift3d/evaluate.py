@@ -17,6 +17,7 @@ from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter
 from lift3d.codec import Pose2DCodec, root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.errors import InputError
+from lift3d.infer import lift_volumetric
 from lift3d.metrics import evaluate_sequences
 
 
@@ -59,8 +60,11 @@ def evaluate_file(
             else:
                 kp, conf = s.kp2d_px[v], s.conf[v]
             conf = mask_joints(conf, mask, rng)
-            feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
-            pred = Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()  # (T, J, 3)
+            if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
+                pred = torch.from_numpy(lift_volumetric(kp, conf, s.cameras["K"][v], model, codec, device)).double()
+            else:
+                feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
+                pred = Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()  # (T, J, 3)
             cam = s.pose3d_world_m.astype(np.float64) @ s.cameras["R"][v].T + s.cameras["t"][v]
             target = torch.from_numpy(root_relative(cam))
             results.append((pred, target))

@@ -98,6 +98,42 @@ def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: s
     return pred.astype(np.float32)
 
 
+def guess_camera(kp: Keypoints2D) -> np.ndarray:
+    """Intrinsics ``(3, 3)`` from the image size (``f = max(w, h)``, centred; :func:`guess_intrinsics`), or,
+    when the size is unknown, from the extent of the confident 2D. The volumetric lifter's root-relative
+    output depends on them only through perspective (x and y scale with the box, not with ``f``)."""
+    from lift3d.multiview.selfcal import guess_intrinsics
+
+    size = kp.image_size
+    if size is None:
+        pts = kp.kp2d_px[kp.conf > 0]  # (N, 2)
+        size = np.maximum(pts.max(axis=0), 1.0) if len(pts) else (1.0, 1.0)
+    return guess_intrinsics(np.asarray(size, np.float64)[None])[0]
+
+
+@torch.no_grad()
+def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model, codec, device: str = "cpu",
+                    batch: int = 256) -> np.ndarray:
+    """Pose-ResNet, frame by frame: H36M-17 2D ``(T, 17, 2)`` px, ``(T, 17)`` and intrinsics ``(3, 3)`` ->
+    ``(T, 17, 3)`` root-relative camera-frame metres.
+
+    Frames with fewer than two confident joints (no crop box) take the pose of the nearest frame that has one.
+    """
+    ok = (conf > 0).sum(-1) >= 2  # (T,)
+    if not ok.any():
+        raise InputError("no frame has two confident joints to crop the person from")
+    idx = np.flatnonzero(ok)
+    kp, c = torch.from_numpy(kp2d_px[idx]).float(), torch.from_numpy(conf[idx]).float()
+    Ks = torch.from_numpy(np.asarray(K, np.float32)).expand(len(idx), 3, 3)
+    out = []
+    for b in range(0, len(idx), batch):
+        heat, _, K_crop = codec.encode(kp[b : b + batch], c[b : b + batch], Ks[b : b + batch])
+        out.append(codec.decode(model(heat.to(device)).cpu(), K_crop))
+    pred = torch.cat(out).numpy()  # (T_ok, 17, 3)
+    nearest = idx[np.abs(np.arange(len(ok))[:, None] - idx[None]).argmin(axis=1)]  # (T,) frame to copy from
+    return pred[np.searchsorted(idx, nearest)].astype(np.float32)
+
+
 def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | None = None,
                skeleton: str | None = None, tracker_cfg=None, progress: bool = True) -> Keypoints2D:
     """2D keypoints from a video (BlazePose tracker) or a 2D file/folder (:func:`lift3d.io.kp2d.read_keypoints`)."""
@@ -118,7 +154,10 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
     h = kp.to_h36m()
-    pose = lift(h, model, codec, float(ckpt["fps"]), device)
+    if ckpt["kind"] == "posresnet":
+        pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device)
+    else:
+        pose = lift(h, model, codec, float(ckpt["fps"]), device)
     return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source,
                         checkpoint_id(model.state_dict()), kp.image_size)
 

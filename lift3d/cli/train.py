@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser(
         "train", help="train a lifter from a config",
         description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with "
-                    "'kind: selfsup', e.g. configs/selfsup_multiview.yaml). Checkpoints go to <out_dir>/last.pt "
+                    "'kind: selfsup', e.g. configs/selfsup_multiview.yaml); configs with 'kind: posresnet' train the "
+                    "volumetric Pose-ResNet lifter (configs/posresnet_*.yaml). Checkpoints go to <out_dir>/last.pt "
                     "every epoch and best.pt on the best validation MPJPE; a killed run resumes from last.pt when "
                     "started again.",
     )
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_kind(path: Path) -> str:
-    """``selfsup`` for configs that say ``kind: selfsup``, else ``supervised``."""
+    """The config's ``kind``: ``selfsup``, ``posresnet``, or ``supervised`` (the temporal lifter) when absent."""
     import yaml
 
     try:
@@ -58,6 +59,13 @@ def run_train(args) -> int:
 
         cfg = load_config(SelfSupConfig, args.config, args.overrides)
         last = train_selfsup(cfg, restart=args.restart, progress=not args.no_progress)
+        print(json.dumps(last))
+        return 0
+    if config_kind(args.config) == "posresnet":
+        from lift3d.train.volumetric import VolumetricTrainConfig, train_volumetric
+
+        cfg = load_config(VolumetricTrainConfig, args.config, args.overrides)
+        last = train_volumetric(cfg, restart=args.restart, data_dir=args.data_dir, progress=not args.no_progress)
         print(json.dumps(last))
         return 0
     from lift3d.train.trainer import TrainConfig, train

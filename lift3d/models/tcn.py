@@ -32,6 +32,7 @@ computes and is the cheap mode for training on random windows. In eval mode the 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -46,6 +47,7 @@ WIDTH = 3
 """Filter width of every temporal conv; receptive fields are powers of it (VideoPose3D uses 3 throughout)."""
 
 FUSIONS = ("concat", "sum")
+SPANS = ("fit", "scaled")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class TCNConfig:
         dropout: dropout probability after every ReLU.
         causal: output frame ``t`` sees only frames ``<= t`` (for online use).
         fusion: ``"concat"`` (branch features concatenated, then 1x1 conv) or ``"sum"`` (summed, then 1x1).
+        span: how deep the coarser branches are. ``"fit"``: each branch as deep as fits in
+            ``receptive_field`` (all branches see at most ``receptive_field`` frames). ``"scaled"``: every
+            branch as deep as the stride-1 branch, so branch ``s`` spans ``s * (receptive_field - 1) + 1``
+            frames and the model's receptive field is that of its coarsest branch (coarse strides widen the
+            temporal range instead of thinning the same window).
     """
 
     num_joints: int = 17
@@ -73,6 +80,7 @@ class TCNConfig:
     dropout: float = 0.25
     causal: bool = False
     fusion: str = "concat"
+    span: str = "fit"
 
     def __post_init__(self) -> None:
         # Accept any sequence for strides but store a tuple (hashable, and what checkpoints round-trip).
@@ -86,7 +94,7 @@ class TCNConfig:
         s = self.strides
         if not s or 1 not in s or len(set(s)) != len(s) or any(not isinstance(v, int) or v < 1 for v in s):
             raise ConfigError(f"TCNConfig.strides must be distinct positive integers including 1, got {s}")
-        too_coarse = [v for v in s if v * (WIDTH - 1) + 1 > r]
+        too_coarse = [v for v in s if v * (WIDTH - 1) + 1 > r] if self.span == "fit" else []
         if too_coarse:
             raise ConfigError(
                 f"TCNConfig.strides {too_coarse}: one width-{WIDTH} conv at that stride already spans more than "
@@ -96,9 +104,14 @@ class TCNConfig:
             raise ConfigError(f"TCNConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"TCNConfig.fusion must be one of {list(FUSIONS)}, got {self.fusion!r}")
+        if self.span not in SPANS:
+            raise ConfigError(f"TCNConfig.span must be one of {list(SPANS)}, got {self.span!r}")
 
     def branch_layers(self) -> tuple[int, ...]:
         """Number of width-3 layers (expand conv + residual blocks) of each branch."""
+        if self.span == "scaled":
+            n = round(math.log(self.receptive_field, WIDTH))
+            return (n,) * len(self.strides)
         out = []
         for s in self.strides:
             n = 1
@@ -110,6 +123,11 @@ class TCNConfig:
     def branch_receptive_fields(self) -> tuple[int, ...]:
         """Receptive field ``s * (3**L - 1) + 1`` of each branch, in input frames."""
         return tuple(s * (WIDTH**n - 1) + 1 for s, n in zip(self.strides, self.branch_layers()))
+
+    def model_receptive_field(self) -> int:
+        """Input frames per output frame of the whole model: ``receptive_field``, or with ``span="scaled"``
+        the widest branch's span."""
+        return max(self.branch_receptive_fields())
 
 
 def _is_power_of_width(n: int) -> bool:
@@ -213,8 +231,8 @@ class TCN(nn.Module):
     # ---- geometry of the receptive field -------------------------------------------------------------
 
     def receptive_field(self) -> int:
-        """Input frames needed per output frame."""
-        return self.config.receptive_field
+        """Input frames needed per output frame (:meth:`TCNConfig.model_receptive_field`)."""
+        return self.config.model_receptive_field()
 
     def frame_offset(self) -> int:
         """Index, within a window of ``receptive_field()`` input frames, of the frame the output stands for:

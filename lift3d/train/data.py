@@ -74,11 +74,16 @@ def take_rng_stream(seed: int, epoch: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, zlib.crc32(name.encode())])
 
 
-def render_take(
-    clip: MocapClip, cfg: DataConfig, codec: Pose2DCodec, rng: np.random.Generator, views: int,
+def render_views(
+    clip: MocapClip, cfg: DataConfig, rng: np.random.Generator, views: int,
     noise_level: float | None = None, mask: float | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``views`` random views of a take: ``[(features (T, J, 3), target root-relative cam 3D (T, J, 3)), ...]``."""
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``views`` random cameras on a take, with detector-like 2D:
+    ``[(kp2d_px (T, J, 2), conf (T, J), K (3, 3), pose3d_cam_m (T, J, 3)), ...]``.
+
+    Noise level and masked fraction are drawn per view from ``cfg`` unless given; joints outside the image
+    or behind the camera get confidence 0.
+    """
     rig = sample_rig(clip.pose3d_world_m, views, cfg.cameras, rng)
     out = []
     for v in range(views):
@@ -95,8 +100,19 @@ def render_take(
         kp, conf = corrupt_2d(px, NoiseConfig(level=level, dropout_prob=masked, dropout_run_frames=run), rng)
         conf = np.where(in_frame(px, depth, rig.image_size[v]), conf, 0.0)
         cam = clip.pose3d_world_m @ rig.R[v].T + rig.t[v]  # (T, J, 3) camera frame
-        out.append((codec.encode(kp, conf), root_relative(cam).astype(np.float32)))
+        out.append((kp, conf, rig.K[v], cam))
     return out
+
+
+def render_take(
+    clip: MocapClip, cfg: DataConfig, codec: Pose2DCodec, rng: np.random.Generator, views: int,
+    noise_level: float | None = None, mask: float | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``views`` random views of a take: ``[(features (T, J, 3), target root-relative cam 3D (T, J, 3)), ...]``."""
+    return [
+        (codec.encode(kp, conf), root_relative(cam).astype(np.float32))
+        for kp, conf, _, cam in render_views(clip, cfg, rng, views, noise_level, mask)
+    ]
 
 
 class WindowSet:

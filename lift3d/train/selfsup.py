@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from lift3d.checkpoint import DEFAULT_LIFTER, read_checkpoint
 from lift3d.codec import Pose2DCodec, root_relative
-from lift3d.config import to_dict
+from lift3d.config import from_dict, to_dict
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import resample
@@ -311,7 +311,8 @@ def _init_model(cfg: SelfSupConfig) -> TCN:
     model = TCN(cfg.model)
     if cfg.init_checkpoint:
         ckpt = read_checkpoint(DEFAULT_LIFTER if cfg.init_checkpoint == "default" else cfg.init_checkpoint)
-        if ckpt["kind"] != "tcn" or ckpt["model_config"] != to_dict(cfg.model):
+        # Compared as configs, not dicts: a checkpoint written before a field existed has its default.
+        if ckpt["kind"] != "tcn" or from_dict(TCNConfig, ckpt["model_config"], where="model_config") != cfg.model:
             raise ConfigError(f"{cfg.init_checkpoint}: its architecture {ckpt['model_config']} differs from the "
                               f"config's model {to_dict(cfg.model)}; copy its model section into the config")
         model.load_state_dict(ckpt["model"])

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from lift3d.checkpoint import read_checkpoint, save_checkpoint
 from lift3d.codec import Pose2DCodec
-from lift3d.config import to_dict
+from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.metrics import evaluate_sequences
 from lift3d.models.tcn import TCNConfig, TCN
@@ -73,6 +73,14 @@ def resumable_config(config: dict | None) -> dict | None:
     return {**config, "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
 
 
+def _with_defaults(cls, config: dict | None) -> dict | None:
+    """A saved config with the fields added since it was written at their defaults (None if it no longer loads)."""
+    try:
+        return None if config is None else to_dict(from_dict(cls, config, where="checkpoint config"))
+    except ConfigError:
+        return None
+
+
 def rng_state() -> dict:
     """Torch's RNG (dropout); NumPy draws are re-derived from (seed, epoch, take) and need no state."""
     return {"torch": torch.get_rng_state()}
@@ -112,7 +120,7 @@ def open_run(cfg, model: TCN, *, restart: bool, best_key: str) -> Run:
     last = out / "last.pt"
     if last.exists() and not restart:
         ckpt = read_checkpoint(last)
-        if resumable_config(ckpt.get("config")) != resumable_config(to_dict(cfg)):
+        if resumable_config(_with_defaults(type(cfg), ckpt.get("config"))) != resumable_config(to_dict(cfg)):
             raise ConfigError(f"{last}: the run was started with another config; use --restart or another name")
         model.load_state_dict(ckpt["model"])
         ts = ckpt["train_state"]
@@ -132,12 +140,12 @@ def optimizer_step(opt: torch.optim.Optimizer, model: TCN, loss: torch.Tensor, g
     opt.step()
 
 
-def save_epoch(run: Run, model: TCN, cfg, epoch: int, score: float) -> None:
+def save_epoch(run: Run, model, cfg, epoch: int, score: float, *, kind: str = "tcn", codec=None) -> None:
     """After ``run.history`` got the epoch's entry: ``best.pt`` if ``score`` improved, ``last.pt`` (with the state
-    to resume from) and ``history.json``, each written atomically."""
+    to resume from) and ``history.json``, each written atomically. ``codec`` defaults to ``cfg.codec``."""
     improved = score < run.best
     run.best = min(run.best, score)
-    common = dict(kind="tcn", codec=cfg.codec, fps=cfg.data.fps, config=to_dict(cfg))
+    common = dict(kind=kind, codec=cfg.codec if codec is None else codec, fps=cfg.data.fps, config=to_dict(cfg))
     if improved:
         save_checkpoint(run.out / "best.pt", model, **common, history=run.history)
     train_state = {

@@ -14,10 +14,10 @@ J, C_IN = 17, 3
 MULTI, SINGLE = (1, 2, 3), (1,)
 
 
-def make(R=27, strides=MULTI, causal=False, channels=32, seed=0) -> TCN:
+def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit") -> TCN:
     """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN)."""
     torch.manual_seed(seed)
-    model = TCN(TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels))
+    model = TCN(TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span))
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.uniform_(-0.2, 0.2)
@@ -59,11 +59,25 @@ def test_branch_depths_for_243():
     assert cfg.branch_receptive_fields() == (243, 161, 241)
 
 
+def test_scaled_span_widens_the_coarse_branches():
+    cfg = TCNConfig(receptive_field=27, strides=(1, 2, 3), span="scaled")
+    assert cfg.branch_layers() == (3, 3, 3)
+    assert cfg.branch_receptive_fields() == (27, 53, 79)
+    model = make(27, MULTI, span="scaled")
+    assert model.receptive_field() == 79
+    with torch.no_grad():
+        assert model(kp2d(2, 79 + 4)).shape == (2, 5, J, 3)
+    with pytest.raises(ConfigError, match="span"):
+        TCNConfig(span="wide")
+
+
+@pytest.mark.parametrize("span", ["fit", "scaled"])
 @pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
 @pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
 @pytest.mark.parametrize("R", [27, 81])
-def test_dense_equals_single_window(R, strides, causal):
-    model = make(R, strides, causal)
+def test_dense_equals_single_window(R, strides, causal, span):
+    model = make(R, strides, causal, span=span)
+    R = model.receptive_field()
     x = kp2d(2, R + 9)
     with torch.no_grad():
         dense = model(x)  # (2, 10, J, 3)
@@ -81,18 +95,27 @@ def _changed_outputs(model, x, frame):
     return diff > 1e-4
 
 
+@pytest.mark.parametrize("span", ["fit", "scaled"])
 @pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
 @pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
-def test_output_depends_exactly_on_receptive_field(strides, causal):
-    R = 27
-    model = make(R, strides, causal)
+def test_output_depends_exactly_on_receptive_field(strides, causal, span):
+    model = make(27, strides, causal, span=span)
+    R = model.receptive_field()
     T = R + 20
     x = kp2d(1, T)
     t_out = torch.arange(T - R + 1)
     for frame in (0, 5, R - 1, R + 3, T - 1):
         # Output i sees input frames i .. i + R - 1 (and stands for frame i + frame_offset()).
         expected = (t_out <= frame) & (frame <= t_out + R - 1)
-        assert torch.equal(_changed_outputs(model, x, frame), expected), frame
+        changed = _changed_outputs(model, x, frame)
+        if span == "fit" or strides == SINGLE:
+            assert torch.equal(changed, expected), frame
+        else:
+            # Coarse branches reaching past the stride-1 branch see every s-th frame there: nothing outside
+            # the receptive field, and the window's first and last frames (the coarsest branch's end taps).
+            assert not (changed & ~expected).any(), frame
+            ends = (t_out == frame) | (t_out + R - 1 == frame)
+            assert changed[ends].all(), frame
 
 
 def test_causal_never_sees_the_future():
