@@ -114,17 +114,21 @@ def guess_camera(kp: Keypoints2D) -> np.ndarray:
 @torch.no_grad()
 def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model, codec, device: str = "cpu",
                     batch: int = 256) -> np.ndarray:
-    """Pose-ResNet, frame by frame: H36M-17 2D ``(T, 17, 2)`` px, ``(T, 17)`` and intrinsics ``(3, 3)`` ->
-    ``(T, 17, 3)`` root-relative camera-frame metres.
+    """Pose-ResNet, frame by frame: H36M-17 2D ``(T, 17, 2)`` px, ``(T, 17)`` and intrinsics ``(3, 3)`` (or one
+    per frame, ``(T, 3, 3)``) -> ``(T, 17, 3)`` root-relative camera-frame metres. Runs the model as it is (call
+    ``.eval()`` first).
 
-    Frames with fewer than two confident joints (no crop box) take the pose of the nearest frame that has one.
+    Frames without a crop box (:meth:`HeatmapCodec.croppable`) take the pose of the nearest frame that has one.
     """
-    ok = (conf > 0).sum(-1) >= 2  # (T,)
+    ok = codec.croppable(conf)  # (T,)
     if not ok.any():
         raise InputError("no frame has two confident joints to crop the person from")
     idx = np.flatnonzero(ok)
+    K = np.asarray(K, np.float32)
+    if K.shape not in ((3, 3), (len(ok), 3, 3)):
+        raise InputError(f"intrinsics must be (3, 3) or one per frame ({len(ok)}, 3, 3), got {K.shape}")
+    Ks = torch.from_numpy(np.broadcast_to(K, (len(ok), 3, 3))[idx])  # (T_ok, 3, 3)
     kp, c = torch.from_numpy(kp2d_px[idx]).float(), torch.from_numpy(conf[idx]).float()
-    Ks = torch.from_numpy(np.asarray(K, np.float32)).expand(len(idx), 3, 3)
     out = []
     for b in range(0, len(idx), batch):
         heat, _, K_crop = codec.encode(kp[b : b + batch], c[b : b + batch], Ks[b : b + batch])

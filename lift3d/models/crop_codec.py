@@ -294,6 +294,12 @@ class HeatmapCodec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @staticmethod
+    def croppable(conf):
+        """Frames with a crop box: at least two confident joints (one alone gives no extent). ``(..., J) -> (...)``;
+        NumPy or torch, like its input."""
+        return (conf > 0).sum(-1) >= 2
+
     def boxes(self, kp2d_px: Tensor, conf: Tensor) -> Tensor:
         """``(..., J, 2)``, ``(..., J)`` -> ``(..., 3)`` crop boxes (at least 8 px wide)."""
         return crop_box_from_2d(kp2d_px, conf, self.margin, min_side_px=8.0)

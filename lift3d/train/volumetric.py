@@ -21,16 +21,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lift3d.codec import flip_features
 from lift3d.errors import ConfigError, InputError
+from lift3d.infer import lift_volumetric
 from lift3d.metrics import evaluate_sequences
 from lift3d.models.crop_codec import HeatmapCodec, fit_root_size
 from lift3d.models.posresnet import PoseResNet, PoseResNetConfig
-from lift3d.codec import flip_features
 from lift3d.train.data import DataConfig, load_split, render_views, take_rng_stream
 from lift3d.train.losses import weighted_total
 from lift3d.train.trainer import VAL_STREAM, OptimConfig, open_run, optimizer_step, save_epoch
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class VolumetricLoss:
@@ -94,7 +96,7 @@ def render_frames(views: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     """Views from :func:`render_views` -> every ``step``-th frame with at least two confident joints."""
     parts = []
     for kp, conf, K, cam in views:
-        sel = np.flatnonzero((conf[::step] > 0).sum(-1) >= 2) * step  # a box needs two joints
+        sel = np.flatnonzero(HeatmapCodec.croppable(conf[::step])) * step
         parts.append((kp[sel], conf[sel], np.broadcast_to(K, (len(sel), 3, 3)), cam[sel]))
     cat = [torch.from_numpy(np.concatenate(p)).float() for p in zip(*parts)]
     return Frames(*cat)
@@ -121,20 +123,11 @@ def volumetric_losses(pred: torch.Tensor, target: torch.Tensor) -> dict[str, tor
     return {"uv": err[..., :2].mean(), "depth": err[..., 2].mean()}
 
 
-@torch.no_grad()
-def predict_frames(model: PoseResNet, frames: Frames, codec: HeatmapCodec, batch: int = 256) -> torch.Tensor:
-    """Root-relative camera-frame 3D ``(N, J, 3)`` metres of every frame, decoded as at inference."""
-    model.eval()
-    out = []
-    for b in range(0, len(frames), batch):
-        f = frames.take(torch.arange(b, min(b + batch, len(frames))))
-        heat, _, K_crop = codec.encode(f.kp2d_px, f.conf, f.K)
-        out.append(codec.decode(model(heat), K_crop))
-    return torch.cat(out)
-
-
 def validate(model: PoseResNet, frames: Frames, codec: HeatmapCodec) -> dict:
-    pred = predict_frames(model, frames, codec).double()
+    """Val MPJPE and P-MPJPE (mm), every frame decoded as at inference (:func:`lift3d.infer.lift_volumetric`)."""
+    model.eval()
+    pred = torch.from_numpy(lift_volumetric(frames.kp2d_px.numpy(), frames.conf.numpy(), frames.K.numpy(), model,
+                                            codec)).double()
     target = frames.pose3d_cam_m.double()
     target = target - target[:, :1]
     # Single frames: one "sequence" per frame would make MPJVE meaningless; report the per-frame metrics.
