@@ -17,8 +17,14 @@ from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter
 from lift3d.codec import Pose2DCodec, root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.errors import InputError
-from lift3d.infer import lift_volumetric
+from lift3d.infer import FUSE_WEIGHT, fuse, load_fusion_partner, lift_volumetric
 from lift3d.metrics import evaluate_sequences
+
+
+def _temporal(kp: np.ndarray, conf: np.ndarray, model, codec: Pose2DCodec, device: str) -> torch.Tensor:
+    """A temporal lifter over a whole view at the file's frame rate: ``(T, J, 3)`` float64 metres."""
+    feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
+    return Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()
 
 
 def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -43,11 +49,26 @@ def evaluate_file(
     seed: int = 0,
     device: str = "cpu",
     progress: bool = False,
+    fuse_with: str | Path | None = None,
+    fuse_weight: float = FUSE_WEIGHT,
+    frame_step: int = 1,
 ) -> dict:
-    """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring)."""
+    """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
+
+    ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
+    averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
+    then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
+    """
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
+    if frame_step < 1:
+        raise InputError(f"frame_step must be >= 1, got {frame_step}")
     model, codec, ckpt = load_lifter(checkpoint, device)
+    partner = None
+    if fuse_with is not None:
+        if ckpt["kind"] != "posresnet":
+            raise InputError("fusion adds a temporal lifter to a Pose-ResNet checkpoint; this one is temporal", checkpoint)
+        partner = load_fusion_partner(None if str(fuse_with) == "default" else fuse_with, device)
     seqs = read_multiview_h5(data)
     rng = np.random.default_rng(seed)
     results, names = [], []
@@ -61,12 +82,14 @@ def evaluate_file(
                 kp, conf = s.kp2d_px[v], s.conf[v]
             conf = mask_joints(conf, mask, rng)
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
-                pred = torch.from_numpy(lift_volumetric(kp, conf, s.cameras["K"][v], model, codec, device)).double()
+                pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
+                if partner is not None:
+                    pred = fuse(_temporal(kp, conf, *partner[:2], device)[::frame_step].numpy(), pred, fuse_weight)
+                pred = torch.from_numpy(pred).double()
             else:
-                feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
-                pred = Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()  # (T, J, 3)
+                pred = _temporal(kp, conf, model, codec, device)[::frame_step]
             cam = s.pose3d_world_m.astype(np.float64) @ s.cameras["R"][v].T + s.cameras["t"][v]
-            target = torch.from_numpy(root_relative(cam))
+            target = torch.from_numpy(root_relative(cam[::frame_step]))
             results.append((pred, target))
             names.append({"sequence": s.name, "view": v, "subject": s.attrs.get("subject")})
     if not results:
@@ -74,6 +97,10 @@ def evaluate_file(
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
+    if frame_step > 1:  # frames n apart: no velocity
+        summary["mpjve_mm"] = None
+        for m in per_seq:
+            m["mpjve_mm"] = None
     return {
         **summary,
         "checkpoint": str(checkpoint if checkpoint is not None else DEFAULT_LIFTER),
@@ -81,5 +108,7 @@ def evaluate_file(
         "data": str(data),
         "input_2d": input_2d,
         "mask": mask,
+        **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if partner is not None else {}),
+        "frame_step": frame_step,
         "per_sequence": per_seq,
     }

@@ -150,19 +150,49 @@ def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | 
                           person=tracker_cfg.person if tracker_cfg is not None else "largest")
 
 
-def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu") -> Pose3DResult:
-    """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter)."""
+def fuse(temporal: np.ndarray, per_frame: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` x the temporal lifter's 3D + ``(1 - weight)`` x the Pose-ResNet's, both ``(T, J, 3)``
+    root-relative camera-frame metres of the same frames."""
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"fusion weight must be in [0, 1], got {weight}")
+    return (weight * temporal + (1.0 - weight) * per_frame).astype(np.float32)
+
+
+FUSE_WEIGHT = 0.5
+"""Default share of the temporal lifter when fusing (``lift3d infer --fuse``)."""
+
+
+def load_fusion_partner(path: str | os.PathLike | None, device: str = "cpu"):
+    """The temporal lifter a Pose-ResNet is fused with (``None``: the shipped default): ``(model, codec, ckpt)``."""
+    model, codec, ckpt = load_lifter(path, device)
+    if ckpt["kind"] != "tcn":
+        raise InputError(f"fusion needs a temporal lifter, this checkpoint is a {ckpt['kind']!r}", path)
+    return model, codec, ckpt
+
+
+def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu", *,
+          fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT) -> Pose3DResult:
+    """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
+
+    With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
+    shipped one) averages its per-frame 3D with the temporal lifter's (:func:`fuse`, ``fuse_weight``).
+    """
     if kp.num_frames == 0:
         raise InputError("the 2D sequence has no frames", kp.source or None)
     if not (kp.conf > 0).any():
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
     h = kp.to_h36m()
+    ident = checkpoint_id(model.state_dict())
     if ckpt["kind"] == "posresnet":
         pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device)
+        if fuse_with is not None:
+            tm, tc, tck = load_fusion_partner(None if str(fuse_with) == "default" else fuse_with, device)
+            pose = fuse(lift(h, tm, tc, float(tck["fps"]), device), pose, fuse_weight)
+            ident = f"{ident}+{checkpoint_id(tm.state_dict())}"
+    elif fuse_with is not None:
+        raise InputError("fusion adds a temporal lifter to a Pose-ResNet one, but this checkpoint is already "
+                         "temporal (use --model posresnet or a Pose-ResNet --checkpoint)", checkpoint)
     else:
         pose = lift(h, model, codec, float(ckpt["fps"]), device)
-    return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source,
-                        checkpoint_id(model.state_dict()), kp.image_size)
-
-
+    return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train", help="train a lifter from a config",
         description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with "
                     "'kind: selfsup', e.g. configs/selfsup_multiview.yaml); configs with 'kind: posresnet' train the "
-                    "volumetric Pose-ResNet lifter (configs/posresnet_*.yaml). Checkpoints go to <out_dir>/last.pt "
+                    "volumetric Pose-ResNet lifter (configs/posresnet_heatmap64.yaml), 'kind: selfsup_posresnet' "
+                    "fine-tunes it self-supervised (configs/posresnet_selfsup.yaml). Checkpoints go to <out_dir>/last.pt "
                     "every epoch and best.pt on the best validation MPJPE; a killed run resumes from last.pt when "
                     "started again.",
     )
@@ -36,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the file's detector-like 2D (noisy) or exact projections (clean)")
     e.add_argument("--mask", type=float, default=0.0, help="fraction of joints masked per frame (e.g. 0.3)")
     e.add_argument("--seed", type=int, default=0, help="seed of the masking")
+    e.add_argument("--fuse", nargs="?", const="default", metavar="TCN_CKPT",
+                   help="with a Pose-ResNet checkpoint: average in a temporal lifter's 3D (default: the shipped one)")
+    e.add_argument("--fuse-weight", type=float, help="the temporal lifter's share in --fuse (default: FUSE_WEIGHT)")
+    e.add_argument("--frame-step", type=int, default=1, help="score every n-th frame only (no MPJVE when > 1)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
     e.add_argument("--per-sequence", action="store_true", help="include per-sequence figures in the JSON")
@@ -43,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_kind(path: Path) -> str:
-    """The config's ``kind``: ``selfsup``, ``posresnet``, or ``supervised`` (the temporal lifter) when absent."""
+    """The config's ``kind``: ``selfsup``, ``posresnet``, ``selfsup_posresnet``, or ``supervised`` (the temporal
+    lifter) when absent."""
     import yaml
 
     try:
@@ -59,6 +65,13 @@ def run_train(args) -> int:
 
         cfg = load_config(SelfSupConfig, args.config, args.overrides)
         last = train_selfsup(cfg, restart=args.restart, progress=not args.no_progress)
+        print(json.dumps(last))
+        return 0
+    if config_kind(args.config) == "selfsup_posresnet":
+        from lift3d.train.selfsup_volumetric import VolumetricSelfSupConfig, train_selfsup_volumetric
+
+        cfg = load_config(VolumetricSelfSupConfig, args.config, args.overrides)
+        last = train_selfsup_volumetric(cfg, restart=args.restart, progress=not args.no_progress)
         print(json.dumps(last))
         return 0
     if config_kind(args.config) == "posresnet":
@@ -78,13 +91,17 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     from lift3d.evaluate import evaluate_file
+    from lift3d.infer import FUSE_WEIGHT
 
     res = evaluate_file(args.data, args.checkpoint, input_2d=args.input, mask=args.mask, seed=args.seed,
-                        device=args.device, progress=not args.json)
+                        device=args.device, progress=not args.json, fuse_with=args.fuse,
+                        fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight,
+                        frame_step=args.frame_step)
     if not args.per_sequence:
         res.pop("per_sequence")
     if not args.json:
+        mpjve = "n/a" if res["mpjve_mm"] is None else f"{res['mpjve_mm']:.1f} mm"
         print(f"MPJPE {res['mpjpe_mm']:.1f} mm, P-MPJPE {res['p_mpjpe_mm']:.1f} mm, N-MPJPE {res['n_mpjpe_mm']:.1f} mm, "
-              f"MPJVE {res['mpjve_mm']:.1f} mm, PCK3D {res['pck3d']:.3f}, AUC {res['auc']:.3f} over {res['frames']} frames")
+              f"MPJVE {mpjve}, PCK3D {res['pck3d']:.3f}, AUC {res['auc']:.3f} over {res['frames']} frames")
     print(json.dumps(res))
     return 0

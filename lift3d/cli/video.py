@@ -58,7 +58,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("input", type=Path, help="video, 2D file (.h5, .npz, .json, .csv) or OpenPose JSON folder")
     i.add_argument("-o", "--output", type=Path, required=True)
     i.add_argument("--out-format", choices=["h5", "npz", "json", "csv", "trc"], help="default: from the suffix")
-    i.add_argument("--checkpoint", type=Path, help="lifter checkpoint (default: the shipped one)")
+    i.add_argument("--model", choices=["tcn", "posresnet"], default="tcn",
+                   help="lifter family when --checkpoint is not given: the shipped temporal lifter (tcn, default) "
+                        "or the shipped Pose-ResNet (posresnet, frame by frame)")
+    i.add_argument("--checkpoint", type=Path, help="lifter checkpoint (default: the shipped one of --model)")
+    i.add_argument("--fuse", nargs="?", const="default", metavar="TCN_CKPT",
+                   help="with a Pose-ResNet lifter: average its per-frame 3D with a temporal lifter's (default: "
+                        "the shipped one)")
+    i.add_argument("--fuse-weight", type=float, default=None,
+                   help="the temporal lifter's share in --fuse, 0-1 (default: lift3d.infer.FUSE_WEIGHT, chosen on "
+                        "the val split; BENCHMARKS.md, posresnet_fusion)")
     i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
     _input_args(i)
     _tracker_args(i)
@@ -118,15 +127,28 @@ def run_track(args) -> int:
     return 0
 
 
+def lifter_checkpoint(args) -> Path | None:
+    """``--checkpoint``, else the shipped lifter of ``--model`` (``None`` = the default temporal lifter)."""
+    from lift3d.checkpoint import DEFAULT_POSRESNET
+
+    if args.checkpoint is not None or args.model == "tcn":
+        return args.checkpoint
+    if not DEFAULT_POSRESNET.is_file():
+        raise InputError("no Pose-ResNet checkpoint is shipped yet: give one with --checkpoint "
+                         "(lift3d train configs/posresnet_heatmap64.yaml trains it)", DEFAULT_POSRESNET)
+    return DEFAULT_POSRESNET
+
+
 def run_infer(args) -> int:
-    from lift3d.infer import infer, load_input
+    from lift3d.infer import FUSE_WEIGHT, infer, load_input
     from lift3d.io.exports import output_format, write_result
 
     check_output(args.output)
     output_format(args.output, args.out_format)
     kp = load_input(args.input, args.in_format, fps=args.fps, skeleton=args.skeleton,
                     tracker_cfg=_tracker_cfg(args), progress=not args.no_progress)
-    result = infer(kp, args.checkpoint, args.device)
+    result = infer(kp, lifter_checkpoint(args), args.device, fuse_with=args.fuse,
+                   fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight)
     write_result(args.output, result, args.out_format)
     print(json.dumps({"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
                       "checkpoint_id": result.checkpoint_id}))

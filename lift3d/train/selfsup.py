@@ -202,7 +202,7 @@ def _frames(s: _Seq, t0: int, F: int) -> torch.Tensor:
     return torch.clamp(torch.arange(t0, t0 + F), max=s.num_frames - 1)
 
 
-def _gather(batch: list[tuple[_Seq, int, int, int]], F: int) -> dict[str, torch.Tensor]:
+def gather_pairs(batch: list[tuple[_Seq, int, int, int]], F: int) -> dict[str, torch.Tensor]:
     """Stack the per-sample cameras, 2D and labels of ``(sequence, view a, view b, first frame)`` samples.
 
     Views are padded to the batch's largest view count with confidence-0 views (``view_ok`` marks the real
@@ -230,17 +230,32 @@ def _gather(batch: list[tuple[_Seq, int, int, int]], F: int) -> dict[str, torch.
 
 
 def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _Windows, seq_index: dict) -> dict:
-    """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples.
-
-    Each term is a mean over samples (and over predicted view x target view for the reprojection) of
-    per-sample confidence-weighted means, all computed at once over the batch.
-    """
+    """Loss terms of a batch of ``(sequence, view a, view b, first frame)`` samples (:func:`pair_terms` plus
+    the bone terms of the windows)."""
     xa = torch.stack([win.inputs(seq_index[id(s)], a, t0) for s, a, _, t0 in batch])  # (B, R+F-1, J, 3)
     xb = torch.stack([win.inputs(seq_index[id(s)], b, t0) for s, _, b, t0 in batch])
     pred = Pose2DCodec.decode(model(torch.cat([xa, xb])))  # (2B, F, J, 3) root-relative, own camera
     B = len(batch)
-    g = _gather(batch, win.F)
     P = torch.stack([pred[:B], pred[B:]], dim=1)  # (B, 2, F, J, 3): the predictions in views a and b
+    return {
+        **pair_terms(P, gather_pairs(batch, win.F)),
+        "bone_symmetry": bone_symmetry_loss(pred),
+        "bone_constancy": L.bone_constancy_loss(pred),
+    }
+
+
+def pair_terms(P: torch.Tensor, g: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Label, reprojection and consistency terms of two views' predictions of the same frames.
+
+    Args:
+        P: ``(B, 2, F, J, 3)`` root-relative predictions, metres, each in its own camera frame (views
+            ``g["views"]``), by any lifter.
+        g: the batch's cameras, 2D and labels (:func:`gather_pairs`).
+
+    Each term is a mean over samples (and over predicted view x target view for the reprojection) of
+    per-sample confidence-weighted means, all computed at once over the batch.
+    """
+    B = P.shape[0]
     X, Xc = g["X"], g["Xc"]  # (B, F, J, 3), (B, F, J)
     root_ok = (Xc[..., 0] > 0).float()  # (B, F) labels are root-relative: need the root
     w = Xc * root_ok[..., None]  # (B, F, J)
@@ -264,20 +279,13 @@ def multiview_terms(model: TCN, batch: list[tuple[_Seq, int, int, int]], win: _W
     reprojection = (per_view * ok).sum() / ok.sum()
 
     consistency = L.consistency_loss(p_world[:, 0], p_world[:, 1], root_ok, dims=(1,)).mean()
-    return {
-        "label": label,
-        "reprojection": reprojection,
-        "consistency": consistency,
-        "bone_symmetry": bone_symmetry_loss(pred),
-        "bone_constancy": L.bone_constancy_loss(pred),
-    }
+    return {"label": label, "reprojection": reprojection, "consistency": consistency}
 
 
-def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq_index: dict) -> torch.Tensor:
-    """Reprojection of monocular windows placed at their closed-form root, mean over samples."""
-    x = torch.stack([win.inputs(seq_index[id(s)], 0, t0) for s, t0 in batch])
-    pred = Pose2DCodec.decode(model(x))  # (B, F, J, 3)
-    frames = [_frames(s, t0, win.F) for s, t0 in batch]
+def monocular_root_term(pred: torch.Tensor, batch: list[tuple[_Seq, int]], F: int) -> torch.Tensor:
+    """Reprojection of monocular predictions ``(B, F, J, 3)`` of frames ``t0 .. t0 + F - 1`` of each
+    ``(sequence, t0)``, placed at their closed-form root (:func:`lift3d.train.selfsup_losses.solve_root`)."""
+    frames = [_frames(s, t0, F) for s, t0 in batch]
     kp = torch.stack([s.undist_px[0, fr] for (s, _), fr in zip(batch, frames)])  # (B, F, J, 2)
     c = torch.stack([s.conf2d_t[0, fr] for (s, _), fr in zip(batch, frames)])  # (B, F, J)
     K = torch.stack([s.K[0] for s, _ in batch])[:, None]  # (B, 1, 3, 3)
@@ -286,16 +294,20 @@ def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq
     return L.reprojection_loss(pred + root[..., None, :], kp, c, K, size[:, None], dims=(1, 2)).mean()
 
 
+def monocular_term(model: TCN, batch: list[tuple[_Seq, int]], win: _Windows, seq_index: dict) -> torch.Tensor:
+    """Reprojection of monocular windows placed at their closed-form root, mean over samples."""
+    x = torch.stack([win.inputs(seq_index[id(s)], 0, t0) for s, t0 in batch])
+    return monocular_root_term(Pose2DCodec.decode(model(x)), batch, win.F)  # (B, F, J, 3) predicted
+
+
 @torch.no_grad()
-def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
-    """MPJPE (mm) of whole-sequence predictions against the labels in each view's camera frame (scale-aligned
-    for uncalibrated labels), over labelled joints of frames whose root is labelled."""
-    model.eval()
+def label_mpjpe(seqs: list[_Seq], predict) -> dict:
+    """MPJPE (mm) of ``predict(sequence, view) -> (T, J, 3)`` (root-relative, that view's camera frame) against
+    the labels, scale-aligned for uncalibrated labels, over labelled joints of frames whose root is labelled."""
     err, n = 0.0, 0.0
     for s in seqs:
         for v in range(s.num_views):
-            f = torch.from_numpy(codec.encode(s.kp2d_px[v], s.conf2d[v]))
-            pred = Pose2DCodec.decode(model.predict_sequence(f[None]))[0]  # (T, J, 3)
+            pred = predict(s, v)
             lab = root_relative(s.label_world @ s.R[v].T + s.t[v])
             w = s.label_conf * (s.label_conf[:, :1] > 0)
             m = (w > 0).float()
@@ -305,6 +317,17 @@ def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
             err += float(e.sum())
             n += float(m.sum())
     return {"label_mpjpe_mm": 1000 * err / max(n, 1.0)}
+
+
+def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
+    """:func:`label_mpjpe` of whole-sequence predictions."""
+    model.eval()
+
+    def predict(s: _Seq, v: int) -> torch.Tensor:
+        f = torch.from_numpy(codec.encode(s.kp2d_px[v], s.conf2d[v]))
+        return Pose2DCodec.decode(model.predict_sequence(f[None]))[0]  # (T, J, 3)
+
+    return label_mpjpe(seqs, predict)
 
 
 def _init_model(cfg: SelfSupConfig) -> TCN:

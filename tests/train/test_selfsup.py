@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 import torch
@@ -13,7 +12,6 @@ from lift3d.checkpoint import load_lifter, read_checkpoint, save_checkpoint
 from lift3d.cli.main import main
 from lift3d.codec import Pose2DCodec
 from lift3d.config import load_config
-from lift3d.data.mocap_h5 import GROUND_TRUTH_FIELDS
 from lift3d.errors import ConfigError
 from lift3d.models.tcn import TCN, TCNConfig
 from lift3d.multiview.labels_h5 import read_labels
@@ -21,24 +19,6 @@ from lift3d.train.selfsup import SelfSupConfig, train_selfsup
 
 SMALL = ["model.receptive_field=9", "model.strides=[1]", "model.channels=32", "data.frames=3",
          "data.windows_per_epoch=60", "optim.batch_size=24", "threads=1"]
-
-
-@pytest.fixture(scope="module")
-def labels_without_ground_truth(tmp_path_factory, shared_data):
-    """A 4-view mocap file with its ground-truth datasets deleted, labelled by lift3d pseudo-label."""
-    d = tmp_path_factory.mktemp("selfsup")
-    mocap = d / "val55.h5"
-    assert main(["data", "build-mocap", "--split", "val", "--datasets", "cmu_mocap", "--subjects", "55", "--views",
-                 "4", "--noise", "0.2", "-o", str(mocap), "--data-dir", str(shared_data), "--no-progress"]) == 0
-    with h5py.File(mocap, "a") as f:
-        for g in f.values():
-            for k in GROUND_TRUTH_FIELDS:
-                del g[k]
-    with h5py.File(mocap) as f:
-        assert not any(k in g for g in f.values() for k in GROUND_TRUTH_FIELDS)
-    labels = d / "labels.h5"
-    assert main(["pseudo-label", "--views", str(mocap), "-o", str(labels), "--no-progress"]) == 0
-    return labels
 
 
 def _cfg(tmp_path, labels, *extra):

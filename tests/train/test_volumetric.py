@@ -123,3 +123,52 @@ def test_evaluate_and_infer_take_a_posresnet_checkpoint(runs, shared_data, tmp_p
     assert out.pose3d_cam_m.shape == (30, 17, 3)
     with pytest.raises(InputError, match="two confident joints"):
         lift_volumetric(kp, np.zeros_like(conf), s.cameras["K"][0], model, codec)
+
+
+def test_fusion_and_frame_step(runs, shared_data, tmp_path, monkeypatch):
+    """Fusion is the stated average (weights 0 and 1 give each lifter alone), ``frame_step`` scores every n-th
+    frame, and the CLI's ``--model posresnet`` / ``--fuse`` refuse what they cannot do."""
+    from lift3d.checkpoint import DEFAULT_LIFTER
+    from lift3d.data.build_mocap import BuildMocapConfig, build_mocap_dataset
+    from lift3d.data.mocap_h5 import read_multiview_h5
+    from lift3d.data.noise_2d import NoiseConfig
+    from lift3d.evaluate import evaluate_file
+    from lift3d.infer import infer
+    from lift3d.io.kp2d import Keypoints2D, write_kp2d_h5
+    from lift3d.cli.main import main
+
+    ckpt = runs[0] / "full" / "best.pt"
+    data = tmp_path / "t.h5"
+    build_mocap_dataset(BuildMocapConfig(views=1, subjects=["cmu:131"], datasets=["cmu_mocap"],
+                                         noise=NoiseConfig(level=0.2)), data, data_dir=shared_data, progress=False)
+    scored = sum(len(range(0, s.num_frames, 7)) * s.num_views for s in read_multiview_h5(data))
+    vol = evaluate_file(data, ckpt, frame_step=7)
+    tcn = evaluate_file(data, None, frame_step=7)
+    assert vol["frames"] == tcn["frames"] == scored and vol["mpjve_mm"] is None
+    for w, alone in ((0.0, vol), (1.0, tcn)):
+        res = evaluate_file(data, ckpt, fuse_with="default", fuse_weight=w, frame_step=7)
+        assert res["mpjpe_mm"] == pytest.approx(alone["mpjpe_mm"], rel=1e-5)
+    half = evaluate_file(data, ckpt, fuse_with="default", fuse_weight=0.5, frame_step=7)
+    assert half["fused_with"] == "default" and half["mpjpe_mm"] not in (vol["mpjpe_mm"], tcn["mpjpe_mm"])
+    with pytest.raises(InputError, match="fusion"):
+        evaluate_file(data, DEFAULT_LIFTER, fuse_with="default")
+
+    s = read_multiview_h5(data)[0]
+    kp = Keypoints2D(s.kp2d_px[0][:40], s.conf[0][:40], "h36m17", 30.0, "x", (1920, 1080))
+    a, b = infer(kp, ckpt), infer(kp, None)
+    fused = infer(kp, ckpt, fuse_with="default", fuse_weight=0.25)
+    np.testing.assert_allclose(fused.pose3d_cam_m, 0.25 * b.pose3d_cam_m + 0.75 * a.pose3d_cam_m, atol=1e-6)
+    assert fused.checkpoint_id == f"{a.checkpoint_id}+{b.checkpoint_id}"
+    with pytest.raises(InputError, match="already temporal"):
+        infer(kp, None, fuse_with="default")
+    with pytest.raises(InputError, match="fusion weight"):
+        infer(kp, ckpt, fuse_with="default", fuse_weight=1.5)
+    with pytest.raises(InputError, match="temporal lifter"):
+        infer(kp, ckpt, fuse_with=ckpt)
+
+    src = tmp_path / "kp.h5"
+    write_kp2d_h5(src, kp)
+    assert main(["infer", str(src), "-o", str(tmp_path / "o.h5"), "--checkpoint", str(ckpt), "--fuse"]) == 0
+    monkeypatch.setattr("lift3d.checkpoint.DEFAULT_POSRESNET", tmp_path / "missing.pt")
+    assert main(["infer", str(src), "-o", str(tmp_path / "p.h5"), "--model", "posresnet"]) == 2
+    assert not (tmp_path / "p.h5").exists()

@@ -1,11 +1,12 @@
 """Pose-ResNet ablation in one run: soft-argmax volume vs direct regression, with and without CBAM and WASP.
 
-    python tools/bench/bench_posresnet.py [--epochs 6] [--frames-per-epoch 30000] [--threads 1]
+    python tools/bench/bench_posresnet.py [--epochs 6] [--frames-per-epoch 30000] [--threads 1] [--frame-step 10]
 
 Trains four variants of configs/posresnet_heatmap64.yaml with the same data, seed, epochs and samples
 (the full model; direct regression from the same backbone; without CBAM; without WASP), evaluates each,
 and the shipped temporal lifter beside them, on the held-out test set (tools/bench/testsets.py) under
-clean, noisy and noisy + 30%-masked 2D, and times CPU inference (frames/s, batch 256, 1 and 2 threads).
+clean, noisy and noisy + 30%-masked 2D (every ``--frame-step``-th frame of every view, the same frames
+for every model; the temporal lifter sees whole sequences), and times CPU inference (frames/s, batch 256, 1 and 2 threads).
 Writes the section ``posresnet_ablation`` of BENCHMARKS.md. Runs go to runs/bench_posresnet/ and resume
 if the script is killed and started again.
 """
@@ -61,6 +62,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--frames-per-epoch", type=int, default=30000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--frame-step", type=int, default=10, help="score every n-th test frame")
+    ap.add_argument("--note", default="", help="a sentence on the run's conditions, appended to the section")
     args = ap.parse_args()
     data = test_set()
     rows, results = [], {}
@@ -70,13 +73,15 @@ def main() -> None:
             f"threads={args.threads}", "out_dir=runs/bench_posresnet/{name}", *extra])
         train_volumetric(cfg)
         ckpt = run_dir(cfg) / "best.pt"
-        results[label] = {c: evaluate_file(data, ckpt, input_2d=inp, mask=m) for c, inp, m in CONDITIONS}
+        results[label] = {c: evaluate_file(data, ckpt, input_2d=inp, mask=m, frame_step=args.frame_step)
+                          for c, inp, m in CONDITIONS}
         model = PoseResNet(cfg.model)
         fps = [frames_per_second(model, t) for t in (1, 2)]
         rows.append([label, f"{model.num_parameters() / 1e6:.2f} M", f"{model.flops_per_sample() / 1e9:.3f}",
                      *(results[label][c]["mpjpe_mm"] for c, _, _ in CONDITIONS),
                      *(results[label][c]["p_mpjpe_mm"] for c, _, _ in CONDITIONS), f"{fps[0]:,.0f}", f"{fps[1]:,.0f}"])
-    tcn = {c: evaluate_file(data, DEFAULT_LIFTER, input_2d=inp, mask=m) for c, inp, m in CONDITIONS}
+    tcn = {c: evaluate_file(data, DEFAULT_LIFTER, input_2d=inp, mask=m, frame_step=args.frame_step)
+           for c, inp, m in CONDITIONS}
     rows.append([f"shipped temporal lifter ({DEFAULT_LIFTER.name})", "", "",
                  *(tcn[c]["mpjpe_mm"] for c, _, _ in CONDITIONS), *(tcn[c]["p_mpjpe_mm"] for c, _, _ in CONDITIONS), "", ""])
     full = results["volumetric, CBAM + WASP"]
@@ -89,10 +94,11 @@ def main() -> None:
     body = (f"Four variants of `configs/posresnet_heatmap64.yaml` (ResNet-18, width 16, 64 px heatmap input), each "
             f"trained {args.epochs} epochs x {args.frames_per_epoch} frames on every train split with the same seed, "
             f"data and augmentation ({args.threads} thread(s)); best validation checkpoint of each, evaluated frame by "
-            "frame on the held-out test set (tools/bench/testsets.py) with the file's intrinsics, root depth from the "
+            f"frame on every {args.frame_step}th frame of the held-out test set (tools/bench/testsets.py; "
+            f"{full['clean']['frames']} frames per condition) with the file's intrinsics, root depth from the "
             "box size. The shipped temporal lifter on the same test set for reference. mm; frames/s: forward pass "
             "only (heatmap rendering excluded), batch 256, float32.\n\n"
-            + table(header, rows + ratios))
+            + table(header, rows + ratios) + (f"\n\n{args.note}" if args.note else ""))
     write_section("posresnet_ablation", "Pose-ResNet ablation: soft-argmax vs regression, CBAM, WASP", body)
     print(body)
 

@@ -14,11 +14,21 @@ CACHE = ROOT / "runs" / "bench"
 # The 2D conditions every lifter benchmark reports: (label, evaluate's input_2d, fraction of joints masked).
 CONDITIONS = (("clean", "clean", 0.0), ("noisy", "noisy", 0.0), ("noisy + 30% masked", "noisy", 0.3))
 TEST_SET = BuildMocapConfig(split="test", views=4, fps=30.0, seed=12345, noise=NoiseConfig(level=0.2))
+# The val split seen the same way, for choices a benchmark makes before it touches the test set.
+VAL_SET = BuildMocapConfig(split="val", views=4, fps=30.0, seed=54321, noise=NoiseConfig(level=0.2))
+
+
+def _cached(cfg: BuildMocapConfig, data_dir=None) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{cfg.split}_split_v{cfg.views}_noise{cfg.noise.level}_seed{cfg.seed}.h5"
+    if not path.exists():
+        build_mocap_dataset(cfg, path, data_dir=data_dir)
+    return path
 
 
 def test_set(data_dir=None) -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / "test_split_v4_noise0.2_seed12345.h5"
-    if not path.exists():
-        build_mocap_dataset(TEST_SET, path, data_dir=data_dir)
-    return path
+    return _cached(TEST_SET, data_dir)
+
+
+def val_set(data_dir=None) -> Path:
+    return _cached(VAL_SET, data_dir)
