@@ -159,7 +159,8 @@ def fuse(temporal: np.ndarray, per_frame: np.ndarray, weight: float) -> np.ndarr
 
 
 FUSE_WEIGHT = 0.5
-"""Default share of the temporal lifter when fusing (``lift3d infer --fuse``)."""
+"""Default share of the temporal lifter when fusing (``lift3d infer --fuse``): an even average.
+``tools/bench/bench_fusion.py`` picks the best weight for a checkpoint on the val split."""
 
 
 def load_fusion_partner(path: str | os.PathLike | None, device: str = "cpu"):

@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a Pose-ResNet lifter: average its per-frame 3D with a temporal lifter's (default: "
                         "the shipped one)")
     i.add_argument("--fuse-weight", type=float, default=None,
-                   help="the temporal lifter's share in --fuse, 0-1 (default: lift3d.infer.FUSE_WEIGHT, chosen on "
-                        "the val split; BENCHMARKS.md, posresnet_fusion)")
+                   help="the temporal lifter's share in --fuse, 0-1 (default 0.5; tools/bench/bench_fusion.py "
+                        "chooses it on the val split for a given checkpoint)")
     i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
     _input_args(i)
     _tracker_args(i)

@@ -1,0 +1,86 @@
+"""Does fusing the Pose-ResNet's per-frame 3D with the temporal lifter's help? (issue 6)
+
+    python tools/bench/bench_fusion.py --checkpoint POSRESNET.pt [--frame-step 10] [--threads 2]
+
+The fusion weight (the temporal lifter's share, :func:`lift3d.infer.fuse`) is chosen on the val split
+(tools/bench/testsets.py ``val_set``: CMU 55, 141 and UI-PRMD s08, 4 views) as the one with the lowest MPJPE
+averaged over the three 2D conditions; then the shipped temporal lifter alone, the Pose-ResNet alone and the
+fusion at that weight are evaluated on the held-out test set, the same frames for all (every
+``--frame-step``-th frame; the temporal lifter sees whole sequences). Writes the section ``posresnet_fusion``
+of BENCHMARKS.md, with the ratios to the temporal lifter alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import table, write_section  # noqa: E402
+from testsets import CONDITIONS, test_set, val_set  # noqa: E402
+
+from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter  # noqa: E402
+from lift3d.evaluate import evaluate_file  # noqa: E402
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def conditions(data: Path, checkpoint: Path, step: int, **fusion) -> dict:
+    return {c: evaluate_file(data, checkpoint, input_2d=inp, mask=m, frame_step=step, **fusion)
+            for c, inp, m in CONDITIONS}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", type=Path, required=True, help="a Pose-ResNet checkpoint")
+    ap.add_argument("--frame-step", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--note", default="", help="a sentence on the checkpoint, appended to the section")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    _, _, ckpt = load_lifter(args.checkpoint)
+    if ckpt["kind"] != "posresnet":
+        sys.exit(f"{args.checkpoint}: not a Pose-ResNet checkpoint ({ckpt['kind']})")
+    val = val_set()
+    on_val = {w: conditions(val, args.checkpoint, args.frame_step, fuse_with="default", fuse_weight=w) for w in WEIGHTS}
+    score = {w: float(np.mean([r[c]["mpjpe_mm"] for c, _, _ in CONDITIONS])) for w, r in on_val.items()}
+    best = min(score, key=score.get)
+    print("val MPJPE by weight:", {w: round(v, 1) for w, v in score.items()}, "-> chosen", best)
+
+    test = test_set()
+    res = {
+        f"temporal lifter alone ({DEFAULT_LIFTER.name})": conditions(test, DEFAULT_LIFTER, args.frame_step),
+        f"Pose-ResNet alone ({args.checkpoint.name})": conditions(test, args.checkpoint, args.frame_step),
+        f"fused, temporal share {best:g}": conditions(test, args.checkpoint, args.frame_step, fuse_with="default",
+                                                      fuse_weight=best),
+    }
+    base = next(iter(res.values()))
+    rows = [[name, *(r[c]["mpjpe_mm"] for c, _, _ in CONDITIONS), *(r[c]["p_mpjpe_mm"] for c, _, _ in CONDITIONS),
+             *(f"{r[c]['mpjpe_mm'] / base[c]['mpjpe_mm']:.3f}" for c, _, _ in CONDITIONS)] for name, r in res.items()]
+    header = ["3D from", *(f"MPJPE {c}" for c, _, _ in CONDITIONS), *(f"P-MPJPE {c}" for c, _, _ in CONDITIONS),
+              *(f"MPJPE / temporal, {c}" for c, _, _ in CONDITIONS)]
+    fused = res[f"fused, temporal share {best:g}"]
+    helps = all(fused[c]["mpjpe_mm"] < base[c]["mpjpe_mm"] for c, _, _ in CONDITIONS)
+    body = (
+        f"Pose-ResNet `{args.checkpoint}` (id {checkpoint_id(load_lifter(args.checkpoint)[0].state_dict())}) fused "
+        f"with the shipped temporal lifter by a weighted average of their root-relative 3D. Weight (the temporal "
+        f"lifter's share) chosen on the val split, mean MPJPE over the three conditions: "
+        + ", ".join(f"{w:g}: {v:.1f} mm" for w, v in score.items())
+        + f" -> {best:g}. Held-out test set, every {args.frame_step}th frame of every view "
+        f"({base['clean']['frames']} frames per condition). mm.\n\n"
+        + table(header, rows)
+        + f"\n\nFusion {'beats' if helps else 'does not beat'} the temporal lifter alone in every condition, so the "
+        f"default stays {'fused' if helps else 'the temporal lifter alone (fusion only with --fuse)'}."
+        + (f" {args.note}" if args.note else "")
+    )
+    write_section("posresnet_fusion", "Pose-ResNet + temporal lifter fusion", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
