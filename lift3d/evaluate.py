@@ -64,11 +64,7 @@ def evaluate_file(
     if frame_step < 1:
         raise InputError(f"frame_step must be >= 1, got {frame_step}")
     model, codec, ckpt = load_lifter(checkpoint, device)
-    partner = None
-    if fuse_with is not None:
-        if ckpt["kind"] != "posresnet":
-            raise InputError("fusion adds a temporal lifter to a Pose-ResNet checkpoint; this one is temporal", checkpoint)
-        partner = load_fusion_partner(None if str(fuse_with) == "default" else fuse_with, device)
+    partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     seqs = read_multiview_h5(data)
     rng = np.random.default_rng(seed)
     results, names = [], []

@@ -163,8 +163,14 @@ FUSE_WEIGHT = 0.5
 ``tools/bench/bench_fusion.py`` picks the best weight for a checkpoint on the val split."""
 
 
-def load_fusion_partner(path: str | os.PathLike | None, device: str = "cpu"):
-    """The temporal lifter a Pose-ResNet is fused with (``None``: the shipped default): ``(model, codec, ckpt)``."""
+def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_path=None, device: str = "cpu"):
+    """The temporal lifter (``fuse_with``: a checkpoint, or ``"default"`` for the shipped one) that the lifter
+    of kind ``lifter_kind`` (from ``lifter_path``) is fused with: ``(model, codec, ckpt)``. Only a Pose-ResNet
+    is fused, and only with a temporal lifter."""
+    if lifter_kind != "posresnet":
+        raise InputError("fusion adds a temporal lifter to a Pose-ResNet one, but this checkpoint is already "
+                         "temporal (use --model posresnet or a Pose-ResNet --checkpoint)", lifter_path)
+    path = None if str(fuse_with) == "default" else fuse_with
     model, codec, ckpt = load_lifter(path, device)
     if ckpt["kind"] != "tcn":
         raise InputError(f"fusion needs a temporal lifter, this checkpoint is a {ckpt['kind']!r}", path)
@@ -184,16 +190,14 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
     h = kp.to_h36m()
+    partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     ident = checkpoint_id(model.state_dict())
     if ckpt["kind"] == "posresnet":
         pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device)
-        if fuse_with is not None:
-            tm, tc, tck = load_fusion_partner(None if str(fuse_with) == "default" else fuse_with, device)
+        if partner is not None:
+            tm, tc, tck = partner
             pose = fuse(lift(h, tm, tc, float(tck["fps"]), device), pose, fuse_weight)
             ident = f"{ident}+{checkpoint_id(tm.state_dict())}"
-    elif fuse_with is not None:
-        raise InputError("fusion adds a temporal lifter to a Pose-ResNet one, but this checkpoint is already "
-                         "temporal (use --model posresnet or a Pose-ResNet --checkpoint)", checkpoint)
     else:
         pose = lift(h, model, codec, float(ckpt["fps"]), device)
     return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)

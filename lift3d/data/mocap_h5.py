@@ -29,6 +29,7 @@ import numpy as np
 from lift3d.errors import InputError
 from lift3d.io.atomic import atomic_output
 from lift3d.io.hdf5 import open_format, write_header
+from lift3d.io.kp2d import MultiViewShape
 from lift3d.skeletons import H36M17
 
 FORMAT = "lift3d.mocap-multiview"
@@ -38,7 +39,7 @@ CAMERA_FIELDS = ("K", "R", "t", "dist", "image_size")
 
 
 @dataclass
-class MultiViewSequence:
+class MultiViewSequence(MultiViewShape):
     """One sequence of the file. Fields not read (see :func:`read_multiview_h5`) are ``None``."""
 
     name: str
@@ -52,14 +53,6 @@ class MultiViewSequence:
     @property
     def fps(self) -> float:
         return float(self.attrs["fps"])
-
-    @property
-    def num_views(self) -> int:
-        return self.kp2d_px.shape[0]
-
-    @property
-    def num_frames(self) -> int:
-        return self.kp2d_px.shape[1]
 
 
 @dataclass

@@ -37,6 +37,21 @@ SKELETONS_BY_JOINTS = {17: "coco17", 33: "blazepose33"}  # 25 is ambiguous (BODY
 INPUT_FORMATS = ("openpose", "h5", "npz", "coco", "csv")
 
 
+
+class MultiViewShape:
+    """``num_views`` and ``num_frames`` of a type holding multi-view 2D ``kp2d_px (V, T, J, 2)``."""
+
+    kp2d_px: np.ndarray
+
+    @property
+    def num_views(self) -> int:
+        return self.kp2d_px.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.kp2d_px.shape[1]
+
+
 @dataclass
 class Keypoints2D:
     """One person's 2D keypoints over a video.

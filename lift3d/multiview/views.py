@@ -18,13 +18,13 @@ import numpy as np
 
 from lift3d.errors import InputError
 from lift3d.geometry import CameraSet
-from lift3d.io.kp2d import Keypoints2D, read_keypoints
+from lift3d.io.kp2d import Keypoints2D, MultiViewShape, read_keypoints
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class MultiView2D:
+class MultiView2D(MultiViewShape):
     """``V`` synchronised views of one person.
 
     Attributes:
@@ -59,14 +59,6 @@ class MultiView2D:
             raise InputError(f"{V} views but {len(self.names)} names")
         if self.image_size is not None:
             self.image_size = np.asarray(self.image_size, dtype=np.float64).reshape(V, 2)
-
-    @property
-    def num_views(self) -> int:
-        return self.kp2d_px.shape[0]
-
-    @property
-    def num_frames(self) -> int:
-        return self.kp2d_px.shape[1]
 
 
 def from_keypoints(views: list[Keypoints2D], names: list[str] | None = None) -> MultiView2D:

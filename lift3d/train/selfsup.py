@@ -36,7 +36,7 @@ from lift3d.config import from_dict, to_dict
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import resample
-from lift3d.io.kp2d import read_keypoints
+from lift3d.io.kp2d import MultiViewShape, read_keypoints
 from lift3d.models.tcn import TCN, TCNConfig
 from lift3d.multiview.labels import person_size_px
 from lift3d.multiview.labels_h5 import LabelledSequence, read_labels
@@ -104,7 +104,7 @@ class SelfSupConfig:
 
 
 @dataclass
-class _Seq:
+class _Seq(MultiViewShape):
     """A sequence ready for training: everything as float32 tensors at the lifter's frame rate."""
 
     name: str
@@ -122,14 +122,6 @@ class _Seq:
 
     def __post_init__(self) -> None:
         self.conf2d_t = _f32(self.conf2d)
-
-    @property
-    def num_views(self) -> int:
-        return self.kp2d_px.shape[0]
-
-    @property
-    def num_frames(self) -> int:
-        return self.kp2d_px.shape[1]
 
 
 def _f32(a) -> torch.Tensor:

@@ -125,10 +125,13 @@ def _masked(conf: torch.Tensor, cfg: SelfSupData, rng: np.random.Generator) -> t
     return torch.where(HeatmapCodec.croppable(out)[:, None], out, conf)
 
 
-def lift_frames(model: PoseResNet, codec: HeatmapCodec, kp2d_px: torch.Tensor, conf: torch.Tensor,
-                K: torch.Tensor) -> torch.Tensor:
-    """``(N, J, 2)`` px, ``(N, J)``, ``(N, 3, 3)`` -> ``(N, J, 3)`` root-relative camera metres, differentiably."""
-    heat, _, K_crop = codec.encode(kp2d_px, conf, K)
+def lift_frames(model: PoseResNet, codec: HeatmapCodec, frames: list, data: SelfSupData,
+                rng: np.random.Generator) -> torch.Tensor:
+    """``(sequence, view, frame)`` samples, their input joints masked (:func:`_masked`) -> ``(N, J, 3)``
+    root-relative metres in each view's camera frame, differentiably."""
+    kp = torch.from_numpy(np.stack([s.kp2d_px[v, t] for s, v, t in frames])).float()
+    conf = _masked(torch.from_numpy(np.stack([s.conf2d[v, t] for s, v, t in frames])).float(), data, rng)
+    heat, _, K_crop = codec.encode(kp, conf, torch.stack([s.K[v] for s, v, _ in frames]))
     return codec.decode(model(heat), K_crop)
 
 
@@ -171,18 +174,13 @@ def train_selfsup_volumetric(cfg: VolumetricSelfSupConfig, *, restart: bool = Fa
                 a, b = rng.choice(s.num_views, size=2, replace=False)
                 batch.append((s, int(a), int(b), int(t)))
             views = [(s, a, t) for s, a, _, t in batch] + [(s, b, t) for s, _, b, t in batch]
-            kp = torch.from_numpy(np.stack([s.kp2d_px[v, t] for s, v, t in views])).float()
-            conf = _masked(torch.from_numpy(np.stack([s.conf2d[v, t] for s, v, t in views])).float(), cfg.data, rng)
-            K = torch.stack([s.K[v] for s, v, _ in views])
-            pred = lift_frames(model, codec, kp, conf, K)  # (2B, J, 3)
+            pred = lift_frames(model, codec, views, cfg.data, rng)  # (2B, J, 3)
             B = len(batch)
             P = torch.stack([pred[:B], pred[B:]], dim=1)[:, :, None]  # (B, 2, 1, J, 3)
             terms = {**pair_terms(P, gather_pairs(batch, 1)), "bone_symmetry": bone_symmetry_loss(pred)}
             if mono_samples and weights["monocular"]:
                 pick = [mono_samples[k] for k in rng.integers(0, len(mono_samples), size=half)]
-                mkp = torch.from_numpy(np.stack([s.kp2d_px[0, t] for s, t in pick])).float()
-                mconf = _masked(torch.from_numpy(np.stack([s.conf2d[0, t] for s, t in pick])).float(), cfg.data, rng)
-                mpred = lift_frames(model, codec, mkp, mconf, torch.stack([s.K[0] for s, _ in pick]))
+                mpred = lift_frames(model, codec, [(s, 0, t) for s, t in pick], cfg.data, rng)
                 terms["monocular"] = monocular_root_term(mpred[:, None], pick, 1)
             loss = weighted_total(terms, weights)
             optimizer_step(run.opt, model, loss, cfg.optim.grad_clip)
