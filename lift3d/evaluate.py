@@ -64,6 +64,9 @@ def evaluate_file(
     if frame_step < 1:
         raise InputError(f"frame_step must be >= 1, got {frame_step}")
     model, codec, ckpt = load_lifter(checkpoint, device)
+    if getattr(codec, "image", False):
+        raise InputError("this Pose-ResNet takes image crops, and a mocap test set has 2D only; evaluate it on "
+                         "video (tools/bench/bench_posresnet_real.py)", checkpoint)
     partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     seqs = read_multiview_h5(data)
     rng = np.random.default_rng(seed)

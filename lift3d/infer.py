@@ -113,13 +113,21 @@ def guess_camera(kp: Keypoints2D) -> np.ndarray:
 
 @torch.no_grad()
 def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model, codec, device: str = "cpu",
-                    batch: int = 256) -> np.ndarray:
+                    batch: int = 256, *, video: str | os.PathLike | None = None,
+                    frame_index: np.ndarray | None = None) -> np.ndarray:
     """Pose-ResNet, frame by frame: H36M-17 2D ``(T, 17, 2)`` px, ``(T, 17)`` and intrinsics ``(3, 3)`` (or one
     per frame, ``(T, 3, 3)``) -> ``(T, 17, 3)`` root-relative camera-frame metres. Runs the model as it is (call
     ``.eval()`` first).
 
-    Frames without a crop box (:meth:`HeatmapCodec.croppable`) take the pose of the nearest frame that has one.
+    A model that takes image crops (``codec.image``) needs the ``video`` the 2D was tracked on; 2D frame ``t``
+    is video frame ``frame_index[t]`` (default ``t``). Frames without a crop box
+    (:meth:`HeatmapCodec.croppable`) take the pose of the nearest frame that has one.
     """
+    from lift3d.models.image_crops import image_input, read_crops
+
+    if model.config.in_channels != codec.channels(model.config.num_joints):
+        raise InputError(f"the model takes {model.config.in_channels} input channels but its codec makes "
+                         f"{codec.channels(model.config.num_joints)} (heatmaps={codec.heatmaps}, image={codec.image})")
     ok = codec.croppable(conf)  # (T,)
     if not ok.any():
         raise InputError("no frame has two confident joints to crop the person from")
@@ -129,10 +137,18 @@ def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model,
         raise InputError(f"intrinsics must be (3, 3) or one per frame ({len(ok)}, 3, 3), got {K.shape}")
     Ks = torch.from_numpy(np.broadcast_to(K, (len(ok), 3, 3))[idx])  # (T_ok, 3, 3)
     kp, c = torch.from_numpy(kp2d_px[idx]).float(), torch.from_numpy(conf[idx]).float()
+    kp_norm, box, K_crop = codec.crop(kp, c, Ks)
+    crops = None
+    if codec.image:
+        if video is None:
+            raise InputError("this Pose-ResNet takes image crops as well as 2D: give the video the 2D was tracked on")
+        frames = idx if frame_index is None else np.asarray(frame_index)[idx]
+        crops = torch.from_numpy(read_crops(video, box.numpy(), codec.input_size, frames))
     out = []
     for b in range(0, len(idx), batch):
-        heat, _, K_crop = codec.encode(kp[b : b + batch], c[b : b + batch], Ks[b : b + batch])
-        out.append(codec.decode(model(heat.to(device)).cpu(), K_crop))
+        sl = slice(b, b + batch)
+        x = codec.model_input(kp_norm[sl], c[sl], None if crops is None else image_input(crops[sl]))
+        out.append(codec.decode(model(x.to(device)).cpu(), K_crop[sl]))
     pred = torch.cat(out).numpy()  # (T_ok, 17, 3)
     nearest = idx[np.abs(np.arange(len(ok))[:, None] - idx[None]).argmin(axis=1)]  # (T,) frame to copy from
     return pred[np.searchsorted(idx, nearest)].astype(np.float32)
@@ -178,11 +194,14 @@ def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_p
 
 
 def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu", *,
-          fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT) -> Pose3DResult:
+          fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT,
+          video: str | os.PathLike | None = None) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
-    shipped one) averages its per-frame 3D with the temporal lifter's (:func:`fuse`, ``fuse_weight``).
+    shipped one) averages its per-frame 3D with the temporal lifter's (:func:`fuse`, ``fuse_weight``). A
+    Pose-ResNet that takes image crops reads them from ``video`` (default: the 2D's source when that is a
+    video), whose frame ``t`` is the 2D's frame ``t``.
     """
     if kp.num_frames == 0:
         raise InputError("the 2D sequence has no frames", kp.source or None)
@@ -193,7 +212,9 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     ident = checkpoint_id(model.state_dict())
     if ckpt["kind"] == "posresnet":
-        pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device)
+        if video is None and codec.image and kp.source and is_video(kp.source):
+            video = kp.source
+        pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device, video=video)
         if partner is not None:
             tm, tc, tck = partner
             pose = fuse(lift(h, tm, tc, float(tck["fps"]), device), pose, fuse_weight)

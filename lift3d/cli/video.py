@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--fuse-weight", type=float, default=None,
                    help="the temporal lifter's share in --fuse, 0-1 (default 0.5; tools/bench/bench_fusion.py "
                         "chooses it on the val split for a given checkpoint)")
+    i.add_argument("--video", type=Path,
+                   help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "
+                        "tracked on (frame t of the 2D is frame t of the video; default: the 2D's source)")
     i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
     _input_args(i)
     _tracker_args(i)
@@ -148,7 +151,7 @@ def run_infer(args) -> int:
     kp = load_input(args.input, args.in_format, fps=args.fps, skeleton=args.skeleton,
                     tracker_cfg=_tracker_cfg(args), progress=not args.no_progress)
     result = infer(kp, lifter_checkpoint(args), args.device, fuse_with=args.fuse,
-                   fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight)
+                   fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video)
     write_result(args.output, result, args.out_format)
     print(json.dumps({"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
                       "checkpoint_id": result.checkpoint_id}))

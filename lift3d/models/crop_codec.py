@@ -271,9 +271,10 @@ def _check_root(root: int, num_joints: int, where: str) -> None:
 class HeatmapCodec:
     """How 2D detections become the volumetric lifter's input and its output becomes metres (saved in checkpoints).
 
-    Input: a square box around the frame's confident joints (:func:`crop_box_from_2d`, ``margin``), the 2D
-    in that box's normalised coordinates rendered as one Gaussian per joint (``sigma_px`` input pixels,
-    peak = confidence). Output: :func:`decode_root_relative` with the root depth from the box size
+    Input: a square box around the frame's confident joints (:func:`crop_box_from_2d`, ``margin``), and in
+    that box the 2D rendered as one Gaussian per joint (``sigma_px`` input pixels, peak = confidence;
+    ``heatmaps``) and/or the RGB crop of the video frame (``image``; :mod:`lift3d.models.image_crops`),
+    stacked in that order along the channels (:meth:`model_input`). Output: :func:`decode_root_relative` with the root depth from the box size
     (:func:`root_depth_from_box` with ``root_size_m``, a person-size prior fitted to the training data by
     :func:`fit_root_size`), so x and y are scaled the way z (metric, learnt) is.
 
@@ -283,6 +284,8 @@ class HeatmapCodec:
         sigma_px: Gaussian standard deviation, input pixels.
         margin: box side / longer side of the confident joints' bounding box.
         root_size_m: side of the square a person fills at the box margin, metres (RootNet's ``A_real``).
+        heatmaps: the input has the rendered 2D heatmaps (``num_joints`` channels).
+        image: the input has the RGB crop (3 channels, after the heatmaps).
     """
 
     input_size: int = 64
@@ -290,9 +293,34 @@ class HeatmapCodec:
     sigma_px: float = 2.0
     margin: float = 1.25
     root_size_m: float = 2.0
+    heatmaps: bool = True
+    image: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.heatmaps or self.image):
+            raise InputError("HeatmapCodec: the input needs heatmaps, an image crop or both")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def channels(self, num_joints: int) -> int:
+        """Input channels of the model: ``num_joints`` heatmaps and/or 3 RGB channels."""
+        return num_joints * self.heatmaps + 3 * self.image
+
+    def model_input(self, kp_norm: Tensor, conf: Tensor, image: Tensor | None = None) -> Tensor:
+        """The model's input ``(N, C, S, S)``: :meth:`render` of ``(N, J, 2)`` normalised 2D and ``(N, J)``
+        confidences, then ``image`` ``(N, 3, S, S)`` (normalised crops of the same boxes,
+        :func:`lift3d.models.image_crops.image_input`), as the codec's inputs say."""
+        parts = [self.render(kp_norm, conf)] if self.heatmaps else []
+        if self.image:
+            S = self.input_size
+            if image is None:
+                raise InputError("this Pose-ResNet takes image crops as well as 2D: give the video the 2D was "
+                                 "tracked on")
+            if tuple(image.shape) != (kp_norm.shape[0], 3, S, S):
+                raise InputError(f"image crops must be ({kp_norm.shape[0]}, 3, {S}, {S}), got {tuple(image.shape)}")
+            parts.append(image.to(kp_norm.dtype))
+        return torch.cat(parts, dim=1)
 
     @staticmethod
     def croppable(conf):

@@ -1,7 +1,7 @@
 """Pose-ResNet volumetric lifter: a person crop (or rendered 2D heatmaps) to root-relative 3D in crop coordinates.
 
-An input ``(B, C, S, S)`` (an RGB crop, ``C = 3``, or one rendered Gaussian heatmap per joint, ``C = J``; see
-:mod:`lift3d.models.crop_codec`) goes through
+An input ``(B, C, S, S)`` (an RGB crop, ``C = 3``, one rendered Gaussian heatmap per joint, ``C = J``, or both
+stacked, ``C = J + 3``; see :mod:`lift3d.models.crop_codec`) goes through
 
 * a ResNet backbone (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016): the standard
   stem (7x7 stride-2 conv, 3x3 stride-2 max pool) or, for low-resolution heatmap input, a single 3x3
@@ -60,7 +60,8 @@ class PoseResNetConfig:
 
     Attributes:
         num_joints: ``J``, joints predicted (17 for ``H36M17``).
-        in_channels: input channels: 3 for RGB crops, ``num_joints`` for rendered 2D heatmaps.
+        in_channels: input channels: 3 for RGB crops, ``num_joints`` for rendered 2D heatmaps, ``num_joints + 3``
+            for both (:meth:`lift3d.models.crop_codec.HeatmapCodec.channels`).
         input_size: side ``S`` of the square input, pixels; a multiple of :meth:`backbone_stride`.
         depth: ResNet depth, 18, 34 or 50.
         width: channels of the stem and of stage 1 (64 in the standard ResNet; 16 or 32 on a CPU).
@@ -337,6 +338,24 @@ class PoseResNet(nn.Module):
         else:
             self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ch, c.num_joints * 3))
         self._init_weights()
+
+    def stem_conv(self) -> nn.Conv2d:
+        """The first convolution, the only layer that sees the input channels."""
+        return self.stem[0][0] if self.config.stem == "image" else self.stem[0]
+
+    def load_widened(self, state: dict, old_in_channels: int) -> None:
+        """Load the weights of a model that differs from this one only in taking the first ``old_in_channels``
+        of its input channels (e.g. a heatmap model into a heatmaps + image one). The stem weights of the new
+        channels are zero, so the widened model computes exactly what the old one did until it is trained."""
+        key = next(k for k, v in self.named_parameters() if v is self.stem_conv().weight)
+        w = state[key]
+        new = self.stem_conv().weight
+        if w.ndim != 4 or w.shape[1] != old_in_channels or w.shape[1] > new.shape[1] \
+                or w.shape[:1] + w.shape[2:] != new.shape[:1] + new.shape[2:]:
+            raise InputError(f"cannot widen a stem of shape {tuple(w.shape)} to {tuple(new.shape)}")
+        wide = torch.zeros_like(new)
+        wide[:, :old_in_channels] = w
+        self.load_state_dict({**state, key: wide})
 
     def _init_weights(self) -> None:
         for m in self.modules():

@@ -118,6 +118,9 @@ class _Seq(MultiViewShape):
     label_world: torch.Tensor | None  # (T, J, 3)
     label_conf: torch.Tensor | None  # (T, J)
     calibrated: bool
+    sources: tuple[str, ...] = ()  # per view: the video (or 2D file) the 2D came from
+    source_fps: float = 0.0  # their frame rate (frame t here is source frame t * source_fps / fps)
+    crops: list | None = None  # per view: (T, S, S, 3) uint8 image crops, for Pose-ResNets that take them
     conf2d_t: torch.Tensor = field(init=False)  # conf2d as float32, the losses' weights
 
     def __post_init__(self) -> None:
@@ -151,7 +154,8 @@ def prepare_sequence(s: LabelledSequence, fps: float) -> _Seq:
     X, Xc = _resample_masked(lab.pose3d_world_m, lab.conf * lab.frame_valid[:, None], views.fps, fps)
     return _Seq(name=s.name, kp2d_px=np.stack(kp), conf2d=np.stack(conf), undist_px=_f32(np.stack(und)),
                 size_px=_f32(person_size_px(views)), K=_f32(cams.K), R=_f32(cams.R), t=_f32(cams.t),
-                label_world=_f32(X), label_conf=_f32(Xc), calibrated=lab.calibrated)
+                label_world=_f32(X), label_conf=_f32(Xc), calibrated=lab.calibrated,
+                sources=tuple(views.sources), source_fps=float(views.fps))
 
 
 def prepare_monocular(path: str, fps: float) -> _Seq:
@@ -163,7 +167,7 @@ def prepare_monocular(path: str, fps: float) -> _Seq:
     K = guess_intrinsics(np.asarray([kp.image_size], np.float64))
     return _Seq(name=str(path), kp2d_px=k[None], conf2d=c[None], undist_px=_f32(k[None]),
                 size_px=_f32(person_size_px(mv)[:1]), K=_f32(K), R=torch.eye(3)[None], t=torch.zeros(1, 3),
-                label_world=None, label_conf=None, calibrated=False)
+                label_world=None, label_conf=None, calibrated=False, sources=(kp.source,), source_fps=float(kp.fps))
 
 
 class _Windows:

@@ -11,6 +11,13 @@ their camera frames exactly as at inference, and trained with
 - ``consistency``: the two views' predictions agree in the world;
 - ``bone_symmetry``; and ``monocular`` (2D files without labels: closed-form root, reprojection).
 
+With ``inputs.image`` the model also sees the RGB crop of each view's video frame (read once from the
+label file's view sources, the videos the 2D was tracked on), with random filled rectangles as occlusion
+augmentation; ``init_checkpoint`` may then be a heatmap-only model, whose stem is widened with zero weights
+for the 3 image channels (:meth:`PoseResNet.load_widened`): fine-tuning starts from exactly the heatmap
+model and learns what the images add. The crop box is the tracker's (all its confident joints), as at
+inference; masking removes joints from the heatmaps only.
+
 No flips: a mirrored image has no consistent place in the calibrated views. The codec (its root-size prior)
 comes from the initial checkpoint, or, from scratch, is fitted on the calibrated labels' root depths.
 Validation is MPJPE against ``data.val_labels``. Resumes from ``last.pt`` after a kill.
@@ -23,6 +30,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +40,9 @@ from lift3d.checkpoint import DEFAULT_POSRESNET, read_checkpoint
 from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import lift_volumetric
+from lift3d.io.video import is_video
 from lift3d.models.crop_codec import HeatmapCodec, fit_root_size
+from lift3d.models.image_crops import image_input, occlude, read_crops
 from lift3d.models.posresnet import PoseResNet, PoseResNetConfig
 from lift3d.multiview.labels_h5 import read_labels
 from lift3d.train.data import take_rng_stream
@@ -55,6 +65,23 @@ class VolumetricSelfSupLoss:
 
 
 @dataclass
+class CropInputs:
+    """What the model sees in each crop, and the image's occlusion augmentation.
+
+    Attributes:
+        heatmaps: the rendered 2D heatmaps (``num_joints`` channels).
+        image: the RGB crop of the video frame (3 channels, after the heatmaps).
+        occlusion_prob: chance that a crop gets a random filled rectangle.
+        occlusion_max: largest side of that rectangle, as a fraction of the crop.
+    """
+
+    heatmaps: bool = True
+    image: bool = False
+    occlusion_prob: float = 0.5
+    occlusion_max: float = 0.4
+
+
+@dataclass
 class VolumetricSelfSupConfig:
     """``data.frames`` must be 1 (one frame per sample); ``data.windows_per_epoch`` counts frames (view pairs)."""
 
@@ -62,6 +89,7 @@ class VolumetricSelfSupConfig:
     kind: str = "selfsup_posresnet"
     model: PoseResNetConfig = field(default_factory=lambda: PoseResNetConfig(in_channels=17, input_size=64))
     heatmaps: HeatmapInput = field(default_factory=HeatmapInput)
+    inputs: CropInputs = field(default_factory=CropInputs)
     data: SelfSupData = field(default_factory=lambda: SelfSupData(frames=1))
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: VolumetricSelfSupLoss = field(default_factory=VolumetricSelfSupLoss)
@@ -75,9 +103,15 @@ class VolumetricSelfSupConfig:
             raise ConfigError(f"kind must be 'selfsup_posresnet' for this config, got {self.kind!r}")
         if self.data.frames != 1:
             raise ConfigError(f"data.frames={self.data.frames}: the Pose-ResNet lifts one frame at a time (use 1)")
-        if self.model.in_channels != self.model.num_joints:
-            raise ConfigError(f"model.in_channels={self.model.in_channels}: the heatmap input has one channel per "
-                              f"joint (num_joints={self.model.num_joints})")
+        i, J = self.inputs, self.model.num_joints
+        if not (i.heatmaps or i.image):
+            raise ConfigError("inputs: set heatmaps, image or both to true")
+        if self.model.in_channels != J * i.heatmaps + 3 * i.image:
+            raise ConfigError(f"model.in_channels={self.model.in_channels}: the inputs (heatmaps={i.heatmaps}: "
+                              f"{J} channels, image={i.image}: 3) make {J * i.heatmaps + 3 * i.image}")
+        if not (0.0 <= i.occlusion_prob <= 1.0 and 0.1 <= i.occlusion_max <= 1.0):
+            raise ConfigError(f"inputs.occlusion_prob must be in [0, 1] and inputs.occlusion_max in [0.1, 1], got "
+                              f"{i.occlusion_prob} and {i.occlusion_max}")
 
 
 def _init(cfg: VolumetricSelfSupConfig, seqs: list) -> tuple[PoseResNet, HeatmapCodec]:
@@ -89,11 +123,21 @@ def _init(cfg: VolumetricSelfSupConfig, seqs: list) -> tuple[PoseResNet, Heatmap
             raise ConfigError(f"init_checkpoint=default: no Pose-ResNet checkpoint is shipped ({DEFAULT_POSRESNET}); "
                               "give a path to one (lift3d train configs/posresnet_heatmap64.yaml trains it)")
         ckpt = read_checkpoint(path)
-        if ckpt["kind"] != "posresnet" or from_dict(PoseResNetConfig, ckpt["model_config"], where="model_config") != cfg.model:
-            raise ConfigError(f"{path}: its architecture ({ckpt['kind']}: {ckpt['model_config']}) differs from the "
-                              f"config's model {to_dict(cfg.model)}; copy its model section into the config")
-        model.load_state_dict(ckpt["model"])
-        return model, from_dict(HeatmapCodec, ckpt["codec"], where=f"{path}:codec")
+        old = from_dict(PoseResNetConfig, ckpt["model_config"], where="model_config") if ckpt["kind"] == "posresnet" else None
+        codec = from_dict(HeatmapCodec, ckpt["codec"], where=f"{path}:codec") if old is not None else None
+        inputs = (cfg.inputs.heatmaps, cfg.inputs.image)
+        if old == cfg.model and (codec.heatmaps, codec.image) == inputs:
+            model.load_state_dict(ckpt["model"])
+        elif old is not None and dataclasses.replace(old, in_channels=cfg.model.in_channels) == cfg.model \
+                and (codec.heatmaps, codec.image) == (True, False) and inputs == (True, True):
+            model.load_widened(ckpt["model"], old.in_channels)  # heatmap model + zero-weight image channels
+            log.info("%s: heatmap-only model widened to take image crops (zero weights on the new channels)", path)
+        else:
+            raise ConfigError(f"{path}: its architecture ({ckpt['kind']}: {ckpt['model_config']}, inputs "
+                              f"{ {k: ckpt['codec'].get(k) for k in ('heatmaps', 'image')} }) does not fit the config's "
+                              f"model {to_dict(cfg.model)} and inputs; copy its model section into the config (a "
+                              "heatmap-only model can also start a heatmaps + image one)")
+        return model, dataclasses.replace(codec, heatmaps=cfg.inputs.heatmaps, image=cfg.inputs.image)
     calibrated = [s for s in seqs if s.calibrated]
     if not calibrated:
         raise ConfigError("training from scratch needs calibrated labels to fit the root-size prior (uncalibrated "
@@ -110,7 +154,8 @@ def _init(cfg: VolumetricSelfSupConfig, seqs: list) -> tuple[PoseResNet, Heatmap
             conf.append(c[keep])
             K.append(s.K[v].expand(int(keep.sum()), 3, 3))
     m = cfg.model
-    codec = HeatmapCodec(m.input_size, m.depth_range_m, cfg.heatmaps.sigma_px, cfg.heatmaps.margin)
+    codec = HeatmapCodec(m.input_size, m.depth_range_m, cfg.heatmaps.sigma_px, cfg.heatmaps.margin,
+                         heatmaps=cfg.inputs.heatmaps, image=cfg.inputs.image)
     box = codec.boxes(torch.cat(kp), torch.cat(conf))
     return model, dataclasses.replace(codec, root_size_m=fit_root_size(torch.cat(depth), torch.cat(K), box))
 
@@ -125,14 +170,44 @@ def _masked(conf: torch.Tensor, cfg: SelfSupData, rng: np.random.Generator) -> t
     return torch.where(HeatmapCodec.croppable(out)[:, None], out, conf)
 
 
+def frame_index(s, T: int, fps: float) -> np.ndarray:
+    """Source (video) frame of each of the ``T`` frames of ``s`` at ``fps``: the nearest one in time."""
+    return np.rint(np.arange(T) * s.source_fps / fps).astype(np.int64)
+
+
+def load_crops(s, codec: HeatmapCodec, fps: float) -> None:
+    """Read every view's image crops (the tracker's box of each frame) from its source video into ``s.crops``."""
+    s.crops = []
+    for v in range(s.num_views):
+        src = s.sources[v] if v < len(s.sources) else ""
+        if not src or not is_video(src) or not Path(src).is_file():
+            raise InputError(f"{s.name}, view {v}: image crops need the video the 2D was tracked on, but this "
+                             f"view's source is {src!r} (label the videos themselves with lift3d pseudo-label)",
+                             src or None)
+        ok = HeatmapCodec.croppable(s.conf2d[v])
+        boxes = np.zeros((len(ok), 3))
+        boxes[:, 2] = 1.0  # frames without a box: a 1-pixel crop, never used
+        if ok.any():
+            boxes[ok] = codec.boxes(torch.from_numpy(s.kp2d_px[v][ok]).float(),
+                                    torch.from_numpy(s.conf2d[v][ok]).float()).numpy()
+        s.crops.append(torch.from_numpy(read_crops(src, boxes, codec.input_size, frame_index(s, len(ok), fps))))
+
+
 def lift_frames(model: PoseResNet, codec: HeatmapCodec, frames: list, data: SelfSupData,
-                rng: np.random.Generator) -> torch.Tensor:
-    """``(sequence, view, frame)`` samples, their input joints masked (:func:`_masked`) -> ``(N, J, 3)``
-    root-relative metres in each view's camera frame, differentiably."""
+                rng: np.random.Generator, inputs: CropInputs | None = None) -> torch.Tensor:
+    """``(sequence, view, frame)`` samples, their input joints masked (:func:`_masked`) and, with image input,
+    their crops occluded (``inputs``) -> ``(N, J, 3)`` root-relative metres in each view's camera frame,
+    differentiably. The crop box is the one of the unmasked 2D, as the tracker gives it at inference."""
     kp = torch.from_numpy(np.stack([s.kp2d_px[v, t] for s, v, t in frames])).float()
-    conf = _masked(torch.from_numpy(np.stack([s.conf2d[v, t] for s, v, t in frames])).float(), data, rng)
-    heat, _, K_crop = codec.encode(kp, conf, torch.stack([s.K[v] for s, v, _ in frames]))
-    return codec.decode(model(heat), K_crop)
+    full = torch.from_numpy(np.stack([s.conf2d[v, t] for s, v, t in frames])).float()
+    conf = _masked(full, data, rng)
+    kp_norm, _, K_crop = codec.crop(kp, full, torch.stack([s.K[v] for s, v, _ in frames]))
+    image = None
+    if codec.image:
+        i = inputs or CropInputs(image=True)
+        image = occlude(image_input(torch.stack([s.crops[v][t] for s, v, t in frames])), i.occlusion_prob,
+                        i.occlusion_max, rng)
+    return codec.decode(model(codec.model_input(kp_norm, conf, image)), K_crop)
 
 
 def train_selfsup_volumetric(cfg: VolumetricSelfSupConfig, *, restart: bool = False, progress: bool = True) -> dict:
@@ -144,6 +219,9 @@ def train_selfsup_volumetric(cfg: VolumetricSelfSupConfig, *, restart: bool = Fa
     mono = [prepare_monocular(p, cfg.data.fps) for p in cfg.data.monocular]
     val = [prepare_sequence(s, cfg.data.fps) for s in read_labels(cfg.data.val_labels)] if cfg.data.val_labels else []
     model, codec = _init(cfg, seqs)
+    if codec.image:
+        for s in seqs + mono + val:
+            load_crops(s, codec, cfg.data.fps)
     run = open_run(cfg, model, restart=restart, best_key="best")
     # Samples: frames with at least two confident joints in every view (each view needs a crop box).
     samples = [(s, t) for s in seqs for t in np.flatnonzero(HeatmapCodec.croppable(s.conf2d).all(0))]
@@ -156,8 +234,10 @@ def train_selfsup_volumetric(cfg: VolumetricSelfSupConfig, *, restart: bool = Fa
     weights = asdict(cfg.loss)
 
     def predict(s, v: int) -> torch.Tensor:
+        video = s.sources[v] if codec.image else None
         return torch.from_numpy(lift_volumetric(s.kp2d_px[v].astype(np.float32), s.conf2d[v].astype(np.float32),
-                                                s.K[v].numpy(), model, codec))
+                                                s.K[v].numpy(), model, codec, video=video,
+                                                frame_index=frame_index(s, s.num_frames, cfg.data.fps)))
 
     for epoch in range(run.start_epoch, cfg.optim.epochs):
         t_start = time.time()
@@ -174,13 +254,13 @@ def train_selfsup_volumetric(cfg: VolumetricSelfSupConfig, *, restart: bool = Fa
                 a, b = rng.choice(s.num_views, size=2, replace=False)
                 batch.append((s, int(a), int(b), int(t)))
             views = [(s, a, t) for s, a, _, t in batch] + [(s, b, t) for s, _, b, t in batch]
-            pred = lift_frames(model, codec, views, cfg.data, rng)  # (2B, J, 3)
+            pred = lift_frames(model, codec, views, cfg.data, rng, cfg.inputs)  # (2B, J, 3)
             B = len(batch)
             P = torch.stack([pred[:B], pred[B:]], dim=1)[:, :, None]  # (B, 2, 1, J, 3)
             terms = {**pair_terms(P, gather_pairs(batch, 1)), "bone_symmetry": bone_symmetry_loss(pred)}
             if mono_samples and weights["monocular"]:
                 pick = [mono_samples[k] for k in rng.integers(0, len(mono_samples), size=half)]
-                mpred = lift_frames(model, codec, [(s, 0, t) for s, t in pick], cfg.data, rng)
+                mpred = lift_frames(model, codec, [(s, 0, t) for s, t in pick], cfg.data, rng, cfg.inputs)
                 terms["monocular"] = monocular_root_term(mpred[:, None], pick, 1)
             loss = weighted_total(terms, weights)
             optimizer_step(run.opt, model, loss, cfg.optim.grad_clip)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -13,7 +14,10 @@ from lift3d.checkpoint import load_lifter, save_checkpoint
 from lift3d.cli.main import main
 from lift3d.codec import Pose2DCodec
 from lift3d.config import load_config
-from lift3d.errors import ConfigError
+from lift3d.errors import ConfigError, InputError
+from lift3d.evaluate import evaluate_file
+from lift3d.infer import infer
+from lift3d.io.kp2d import read_keypoints
 from lift3d.models.crop_codec import HeatmapCodec
 from lift3d.models.tcn import TCN, TCNConfig
 from lift3d.paths import REPO_ROOT
@@ -94,3 +98,54 @@ def test_cli_dispatches_on_kind(tmp_path, labels_without_ground_truth, capsys):
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["epoch"] == 1
     assert load_lifter(tmp_path / "cli" / "best.pt")[2]["config"]["kind"] == "selfsup_posresnet"
+
+
+# --- image crops: fine-tuning a heatmap model on real multi-view video -------------------------------------
+
+IMAGE = [f"model.in_channels={17 + 3}", "inputs.image=true"]
+
+
+def test_image_fine_tune_widens_a_heatmap_model_and_lifts_the_video(tmp_path, pose2sim_video_labels):
+    labels, files = pose2sim_video_labels
+    heat = _cfg(tmp_path, labels, "optim.epochs=1", f"out_dir={tmp_path}/heat")
+    train_selfsup_volumetric(heat, progress=False)
+    init = tmp_path / "heat" / "last.pt"
+    hybrid = _cfg(tmp_path, labels, "optim.epochs=2", f"init_checkpoint={init}", f"out_dir={tmp_path}/img", *IMAGE)
+
+    # Widened with zero image weights: the same function of the heatmaps, whatever the image.
+    model, codec = _init(hybrid, [])
+    base, base_codec, _ = load_lifter(init)
+    assert codec.image and codec.heatmaps and codec.root_size_m == base_codec.root_size_m
+    model.eval()
+    heatmaps = torch.rand(3, 17, 64, 64)
+    with torch.no_grad():
+        want = base(heatmaps)
+        for image in (torch.zeros(3, 3, 64, 64), torch.randn(3, 3, 64, 64)):
+            assert torch.allclose(model(torch.cat([heatmaps, image], 1)), want, atol=1e-5)
+
+    last = train_selfsup_volumetric(hybrid, progress=False)
+    assert np.isfinite(last["label_mpjpe_mm"]) and all(np.isfinite(v) for v in last["train"].values())
+    tuned, tuned_codec, _ = load_lifter(tmp_path / "img" / "last.pt")
+    assert tuned_codec.image and tuned.config.in_channels == 20
+    assert tuned.stem_conv().weight[:, 17:].abs().sum() > 0  # the image channels were trained
+
+    kp = read_keypoints(files[0])  # records cam01.mp4 as its source: the crops come from there
+    pose = infer(kp, tmp_path / "img" / "last.pt").pose3d_cam_m
+    assert pose.shape == (100, 17, 3) and np.isfinite(pose).all()
+    again = infer(dataclasses.replace(kp, source=""), tmp_path / "img" / "last.pt", video=kp.source).pose3d_cam_m
+    assert np.array_equal(pose, again)
+    with pytest.raises(InputError, match="video the 2D was tracked on"):
+        infer(dataclasses.replace(kp, source=""), tmp_path / "img" / "last.pt")
+    with pytest.raises(InputError, match="image crops"):
+        evaluate_file(tmp_path / "missing.h5", tmp_path / "img" / "last.pt")
+
+
+def test_image_input_needs_videos_and_matching_channels(tmp_path, labels_without_ground_truth):
+    with pytest.raises(ConfigError, match="in_channels=17"):
+        _cfg(tmp_path, labels_without_ground_truth, "inputs.image=true")
+    with pytest.raises(ConfigError, match="heatmaps, image or both"):
+        _cfg(tmp_path, labels_without_ground_truth, "inputs.heatmaps=false", "inputs.image=false")
+    # The mocap label file's views have no video: the error says what image crops need.
+    cfg = _cfg(tmp_path, labels_without_ground_truth, "optim.epochs=1", *IMAGE)
+    with pytest.raises(InputError, match="video the 2D was tracked on"):
+        train_selfsup_volumetric(cfg, progress=False)

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import table, write_section  # noqa: E402
 
-from lift3d.checkpoint import DEFAULT_LIFTER, load_lifter  # noqa: E402
+from lift3d.checkpoint import DEFAULT_LIFTER  # noqa: E402
 from lift3d.config import load_config  # noqa: E402
-from lift3d.infer import lift  # noqa: E402
+from lift3d.infer import infer  # noqa: E402
 from lift3d.io.calibration import read_calibration_toml  # noqa: E402
 from lift3d.io.trc import limb_joints_zup, read_trc  # noqa: E402
 from lift3d.metrics import p_mpjpe  # noqa: E402
@@ -50,14 +50,31 @@ CAMS = ("cam01", "cam02", "cam03", "cam04")
 
 
 def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joints: list[int]) -> list[float]:
-    """Monocular P-MPJPE (mm) of each view against the reference in that camera's frame."""
-    model, codec, ckpt = load_lifter(checkpoint)
+    """Monocular P-MPJPE (mm) of each view against the reference in that camera's frame (any lifter
+    :func:`lift3d.infer.infer` takes; one with image input reads the crops from the tracked video)."""
     out = []
-    with torch.no_grad():
-        for kp, ref in zip(tracks, ref_cam):
-            pred = lift(kp, model, codec, float(ckpt["fps"]))[:, joints].astype(np.float64)  # (T, 12, 3)
-            out.append(1000 * float(p_mpjpe(torch.from_numpy(pred), torch.from_numpy(ref)).mean()))
+    for kp, ref in zip(tracks, ref_cam):
+        pred = infer(kp, checkpoint).pose3d_cam_m[:, joints].astype(np.float64)  # (T, 12, 3)
+        out.append(1000 * float(p_mpjpe(torch.from_numpy(pred), torch.from_numpy(ref)).mean()))
     return out
+
+
+def pose2sim_tracked():
+    """The 4 Pose2Sim videos through lift3d's tracker: ``(tracks, MultiView2D, CameraSet)``."""
+    root = shared_data_dir() / "pose2sim_demo"
+    calib = read_calibration_toml(root / "calibration" / "Calib_qualisys.toml")
+    tracks = [track_video(root / "single_balancing" / "videos" / f"{c}.mp4", progress=False) for c in CAMS]
+    views = from_keypoints(tracks, list(CAMS))
+    return tracks, views, match_cameras(views, calib)
+
+
+def reference_in_cameras(cams) -> tuple[list[int], list[np.ndarray], np.ndarray]:
+    """Pose2Sim's reference TRC on the 12 limb joints both skeletons share: ``(joints, per view (T, 12, 3) in
+    that camera's frame, (T, 12, 3) in the calibration's Z-up world)``."""
+    trc = read_trc(shared_data_dir() / "pose2sim_demo" / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
+    joints, ref = limb_joints_zup(trc)
+    R, t = cams.R.numpy().astype(np.float64), cams.t.numpy().astype(np.float64)
+    return joints, [ref @ R[v].T + t[v] for v in range(len(CAMS))], ref
 
 
 def main() -> None:
@@ -65,13 +82,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    root = shared_data_dir() / "pose2sim_demo"
-    trc = read_trc(root / "single_balancing" / "pose_3d" / "S00_P00_T01_BalancingTrial_0-100.trc")
-    calib = read_calibration_toml(root / "calibration" / "Calib_qualisys.toml")
-
-    tracks = [track_video(root / "single_balancing" / "videos" / f"{c}.mp4", progress=False) for c in CAMS]
-    views = from_keypoints(tracks, list(CAMS))
-    cams = match_cameras(views, calib)
+    tracks, views, cams = pose2sim_tracked()
     OUT.mkdir(parents=True, exist_ok=True)
     cfg = LabelConfig()
     labels = {"calibrated": make_labels(views, cfg, cams),
@@ -86,10 +97,7 @@ def main() -> None:
         train_selfsup(ft, restart=True, progress=False)
         checkpoints[f"fine-tuned, {kind} labels"] = OUT / ft.name / "last.pt"
 
-    # The reference, read only now: TRC -> the calibration's Z-up world -> each camera's frame.
-    joints, ref = limb_joints_zup(trc)
-    R, t = cams.R.numpy().astype(np.float64), cams.t.numpy().astype(np.float64)
-    ref_cam = [ref @ R[v].T + t[v] for v in range(len(CAMS))]
+    joints, ref_cam, ref = reference_in_cameras(cams)  # the reference, read only now
     errs = {name: view_errors(ck, tracks, ref_cam, joints) for name, ck in checkpoints.items()}
     # The labels themselves (4 views triangulated, not monocular) on the same joints, for scale.
     label_err = {}
