@@ -67,10 +67,12 @@ def run_dir(cfg: TrainConfig) -> Path:
 
 
 def resumable_config(config: dict | None) -> dict | None:
-    """The parts of a config that must match to resume a run (the epoch count may grow)."""
+    """The parts of a config that must match to resume a run (the epoch count may grow, and the thread count
+    may change with the machine)."""
     if config is None:
         return None
-    return {**config, "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
+    return {**{k: v for k, v in config.items() if k != "threads"},
+            "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
 
 
 def _with_defaults(cls, config: dict | None) -> dict | None:

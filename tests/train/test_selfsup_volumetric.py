@@ -17,7 +17,8 @@ from lift3d.config import load_config
 from lift3d.errors import ConfigError, InputError
 from lift3d.evaluate import evaluate_file
 from lift3d.infer import infer
-from lift3d.io.kp2d import read_keypoints
+from lift3d.io.exports import read_result
+from lift3d.io.kp2d import read_keypoints, write_kp2d_h5
 from lift3d.models.crop_codec import HeatmapCodec
 from lift3d.models.tcn import TCN, TCNConfig
 from lift3d.paths import REPO_ROOT
@@ -138,6 +139,13 @@ def test_image_fine_tune_widens_a_heatmap_model_and_lifts_the_video(tmp_path, po
         infer(dataclasses.replace(kp, source=""), tmp_path / "img" / "last.pt")
     with pytest.raises(InputError, match="image crops"):
         evaluate_file(tmp_path / "missing.h5", tmp_path / "img" / "last.pt")
+    # The CLI: a 2D file whose source is not a video names the video with --video.
+    bare = tmp_path / "bare.h5"
+    write_kp2d_h5(bare, dataclasses.replace(read_keypoints(files[0]), source="elsewhere"))
+    out = tmp_path / "pose.h5"
+    args = ["infer", str(bare), "--checkpoint", str(tmp_path / "img" / "last.pt"), "-o", str(out), "--no-progress"]
+    assert main([*args, "--video", kp.source]) == 0
+    assert np.allclose(read_result(out).pose3d_cam_m, pose, atol=1e-6)
 
 
 def test_image_input_needs_videos_and_matching_channels(tmp_path, labels_without_ground_truth):

@@ -9,7 +9,7 @@ from lift3d.checkpoint import load_lifter, read_checkpoint
 from lift3d.config import load_config
 from lift3d.errors import ConfigError
 from lift3d.paths import REPO_ROOT
-from lift3d.train.trainer import TrainConfig, train
+from lift3d.train.trainer import TrainConfig, resumable_config, train
 
 TINY = [
     "data.datasets=[cmu_mocap]", "data.frames_per_epoch=1024", "data.views_per_epoch=1", "data.val_views=1",
@@ -63,6 +63,12 @@ def test_resume_refuses_another_config(runs, shared_data):
     tmp, _, _ = runs
     with pytest.raises(ConfigError, match="another config"):
         train(_cfg(tmp, "full", 3, ["optim.lr=0.5"]), data_dir=shared_data, progress=False)
+
+
+def test_resume_accepts_another_thread_count_and_more_epochs():
+    saved = {"name": "a", "threads": 1, "optim": {"epochs": 20, "lr": 0.001}, "model": {"channels": 8}}
+    assert resumable_config(saved) == resumable_config({**saved, "threads": 2, "optim": {"epochs": 30, "lr": 0.001}})
+    assert resumable_config(saved) != resumable_config({**saved, "model": {"channels": 16}})
 
 
 def test_bad_configs(tmp_path: Path):
