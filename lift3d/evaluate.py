@@ -14,17 +14,11 @@ import torch
 from tqdm import tqdm
 
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter
-from lift3d.codec import Pose2DCodec, root_relative
+from lift3d.codec import root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.errors import InputError
-from lift3d.infer import FUSE_WEIGHT, fuse, load_fusion_partner, lift_volumetric
+from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, load_fusion_partner, lift_volumetric
 from lift3d.metrics import evaluate_sequences
-
-
-def _temporal(kp: np.ndarray, conf: np.ndarray, model, codec: Pose2DCodec, device: str) -> torch.Tensor:
-    """A temporal lifter over a whole view at the file's frame rate: ``(T, J, 3)`` float64 metres."""
-    feats = torch.from_numpy(codec.encode(kp, conf))[None].to(device)  # (1, T, J, 3)
-    return Pose2DCodec.decode(model.predict_sequence(feats)[0]).double().cpu()
 
 
 def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -83,10 +77,10 @@ def evaluate_file(
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
                 if partner is not None:
-                    pred = fuse(_temporal(kp, conf, *partner[:2], device)[::frame_step].numpy(), pred, fuse_weight)
+                    pred = fuse(lift_sequence(kp, conf, *partner[:2], device)[::frame_step].numpy(), pred, fuse_weight)
                 pred = torch.from_numpy(pred).double()
             else:
-                pred = _temporal(kp, conf, model, codec, device)[::frame_step]
+                pred = lift_sequence(kp, conf, model, codec, device)[::frame_step].double()
             cam = s.pose3d_world_m.astype(np.float64) @ s.cameras["R"][v].T + s.cameras["t"][v]
             target = torch.from_numpy(root_relative(cam[::frame_step]))
             results.append((pred, target))

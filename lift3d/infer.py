@@ -81,6 +81,13 @@ def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | 
 
 
 @torch.no_grad()
+def lift_sequence(kp2d_px: np.ndarray, conf: np.ndarray, model, codec: Pose2DCodec, device: str = "cpu") -> torch.Tensor:
+    """A temporal lifter over a whole H36M-17 sequence at its own frame rate: ``(T, 17, 2)`` px and ``(T, 17)``
+    -> ``(T, 17, 3)`` root-relative camera-frame metres, float32 on the CPU."""
+    feats = torch.from_numpy(codec.encode(kp2d_px, conf))[None].to(device)  # (1, T, 17, 3)
+    return Pose2DCodec.decode(model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]).float().cpu()
+
+
 def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
     """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate)."""
     h = kp.to_h36m()
@@ -91,8 +98,7 @@ def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: s
         ok = resample((conf > 0).astype(np.float32), kp.fps, model_fps) > 0.999
         kp2d = resample(kp2d, kp.fps, model_fps)
         conf = np.where(ok, resample(conf, kp.fps, model_fps), 0.0).astype(np.float32)
-    feats = torch.from_numpy(codec.encode(kp2d, conf))[None].to(device)  # (1, T', 17, 3)
-    pred = Pose2DCodec.decode(model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]).float().cpu().numpy()
+    pred = lift_sequence(kp2d, conf, model, codec, device).numpy()
     if resampled:
         pred = resample(pred, model_fps, kp.fps, num_out=kp.num_frames)
     return pred.astype(np.float32)

@@ -37,7 +37,6 @@ SKELETONS_BY_JOINTS = {17: "coco17", 33: "blazepose33"}  # 25 is ambiguous (BODY
 INPUT_FORMATS = ("openpose", "h5", "npz", "coco", "csv")
 
 
-
 class MultiViewShape:
     """``num_views`` and ``num_frames`` of a type holding multi-view 2D ``kp2d_px (V, T, J, 2)``."""
 

@@ -20,7 +20,7 @@ Conventions (used by every function here and by the model)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import Tensor
@@ -38,7 +38,17 @@ def pixel_centres(n: int, dtype: torch.dtype = torch.float32, device: torch.devi
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"pixel_centres: n must be a positive number of pixels, got {n!r}")
-    return (2 * torch.arange(n, dtype=dtype, device=device) + 1) / n - 1
+    return _px_to_norm(torch.arange(n, dtype=dtype, device=device), n)
+
+
+def _px_to_norm(px: Tensor, n: int) -> Tensor:
+    """Pixel coordinates of an ``n``-pixel grid over the crop (centres at integers) to normalised ones."""
+    return (2 * px + 1) / n - 1
+
+
+def _norm_to_px(u: Tensor, n: int) -> Tensor:
+    """Inverse of :func:`_px_to_norm`."""
+    return (u + 1) * (n / 2) - 0.5
 
 
 def _check_size(size: object, where: str) -> int:
@@ -172,7 +182,7 @@ def render_heatmaps(kp_norm: Tensor, conf: Tensor, size: int, sigma_px: float = 
     _check_positive(sigma_px, "sigma_px", "render_heatmaps")
     grid = torch.arange(size, dtype=kp_norm.dtype, device=kp_norm.device)  # (size,)
     ok = conf > 0
-    centre_px = (torch.where(ok[..., None], kp_norm, 0.0) + 1) * (size / 2) - 0.5  # (..., J, 2)
+    centre_px = _norm_to_px(torch.where(ok[..., None], kp_norm, 0.0), size)  # (..., J, 2)
     g = torch.exp(-((grid - centre_px[..., None]) ** 2) / (2 * sigma_px**2))  # (..., J, 2, size)
     amp = torch.where(ok, conf, 0.0)[..., None, None]  # (..., J, 1, 1)
     return amp * g[..., 1, :, None] * g[..., 0, None, :]  # (..., J, size, size)
@@ -202,7 +212,7 @@ def encode_root_relative(
     _check_size(crop_size, "encode_root_relative")
     _check_positive(depth_range_m, "depth_range_m", "encode_root_relative")
     px = project_camera(pose3d_cam_m, K_crop)  # (..., J, 2) crop pixels
-    uv = (2 * px + 1) / crop_size - 1
+    uv = _px_to_norm(px, crop_size)
     z = (pose3d_cam_m[..., 2] - pose3d_cam_m[..., root, None, 2]) / (depth_range_m / 2)  # (..., J)
     return torch.cat([uv, z[..., None]], dim=-1)
 
@@ -234,7 +244,7 @@ def decode_root_relative(
     _check_root(root, uvz.shape[-2], "decode_root_relative")
     _check_size(crop_size, "decode_root_relative")
     _check_positive(depth_range_m, "depth_range_m", "decode_root_relative")
-    px = ((uvz[..., :2] + 1) * crop_size - 1) / 2  # (..., J, 2) crop pixels
+    px = _norm_to_px(uvz[..., :2], crop_size)  # (..., J, 2) crop pixels
     depth = root_depth_m[..., None] + uvz[..., 2] * (depth_range_m / 2)  # (..., J)
     pose = unproject_points(px, depth, K_crop)  # (..., J, 3)
     return pose - pose[..., root, None, :]
@@ -302,6 +312,11 @@ class HeatmapCodec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def fitted(self, root_depth_m: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor) -> HeatmapCodec:
+        """This codec with ``root_size_m`` fitted (:func:`fit_root_size`) on samples: true root depths ``(N,)``,
+        their 2D ``(N, J, 2)``, ``(N, J)`` (the boxes this codec draws) and full-image intrinsics ``(N, 3, 3)``."""
+        return replace(self, root_size_m=fit_root_size(root_depth_m, K, self.boxes(kp2d_px, conf)))
 
     def channels(self, num_joints: int) -> int:
         """Input channels of the model: ``num_joints`` heatmaps and/or 3 RGB channels."""

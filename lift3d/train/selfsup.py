@@ -35,7 +35,7 @@ from lift3d.codec import Pose2DCodec, root_relative
 from lift3d.config import from_dict, to_dict
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import ConfigError, InputError
-from lift3d.infer import resample
+from lift3d.infer import lift_sequence, resample
 from lift3d.io.kp2d import MultiViewShape, read_keypoints
 from lift3d.models.tcn import TCN, TCNConfig
 from lift3d.multiview.labels import person_size_px
@@ -318,12 +318,7 @@ def label_mpjpe(seqs: list[_Seq], predict) -> dict:
 def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
     """:func:`label_mpjpe` of whole-sequence predictions."""
     model.eval()
-
-    def predict(s: _Seq, v: int) -> torch.Tensor:
-        f = torch.from_numpy(codec.encode(s.kp2d_px[v], s.conf2d[v]))
-        return Pose2DCodec.decode(model.predict_sequence(f[None]))[0]  # (T, J, 3)
-
-    return label_mpjpe(seqs, predict)
+    return label_mpjpe(seqs, lambda s, v: lift_sequence(s.kp2d_px[v], s.conf2d[v], model, codec))
 
 
 def _init_model(cfg: SelfSupConfig) -> TCN:

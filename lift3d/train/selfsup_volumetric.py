@@ -41,7 +41,7 @@ from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import lift_volumetric
 from lift3d.io.video import is_video
-from lift3d.models.crop_codec import HeatmapCodec, fit_root_size
+from lift3d.models.crop_codec import HeatmapCodec
 from lift3d.models.image_crops import image_input, occlude, read_crops
 from lift3d.models.posresnet import PoseResNet, PoseResNetConfig
 from lift3d.multiview.labels_h5 import read_labels
@@ -50,7 +50,7 @@ from lift3d.train.losses import bone_symmetry_loss, weighted_total
 from lift3d.train.selfsup import (SelfSupData, gather_pairs, label_mpjpe, monocular_root_term, pair_terms,
                                   prepare_monocular, prepare_sequence)
 from lift3d.train.trainer import OptimConfig, open_run, optimizer_step, save_epoch
-from lift3d.train.volumetric import HeatmapInput
+from lift3d.train.volumetric import HeatmapInput, make_codec
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +153,8 @@ def _init(cfg: VolumetricSelfSupConfig, seqs: list) -> tuple[PoseResNet, Heatmap
             kp.append(torch.from_numpy(s.kp2d_px[v][ok.numpy()]).float()[keep])
             conf.append(c[keep])
             K.append(s.K[v].expand(int(keep.sum()), 3, 3))
-    m = cfg.model
-    codec = HeatmapCodec(m.input_size, m.depth_range_m, cfg.heatmaps.sigma_px, cfg.heatmaps.margin,
-                         heatmaps=cfg.inputs.heatmaps, image=cfg.inputs.image)
-    box = codec.boxes(torch.cat(kp), torch.cat(conf))
-    return model, dataclasses.replace(codec, root_size_m=fit_root_size(torch.cat(depth), torch.cat(K), box))
+    codec = make_codec(cfg.model, cfg.heatmaps, heatmaps=cfg.inputs.heatmaps, image=cfg.inputs.image)
+    return model, codec.fitted(torch.cat(depth), torch.cat(kp), torch.cat(conf), torch.cat(K))
 
 
 def _masked(conf: torch.Tensor, cfg: SelfSupData, rng: np.random.Generator) -> torch.Tensor:

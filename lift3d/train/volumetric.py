@@ -25,7 +25,7 @@ from lift3d.codec import flip_features
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import lift_volumetric
 from lift3d.metrics import evaluate_sequences
-from lift3d.models.crop_codec import HeatmapCodec, fit_root_size
+from lift3d.models.crop_codec import HeatmapCodec
 from lift3d.models.posresnet import PoseResNet, PoseResNetConfig
 from lift3d.train.data import DataConfig, load_split, render_views, take_rng_stream
 from lift3d.train.losses import weighted_total
@@ -135,10 +135,11 @@ def validate(model: PoseResNet, frames: Frames, codec: HeatmapCodec) -> dict:
     return {k: res[k] for k in ("mpjpe_mm", "p_mpjpe_mm")}
 
 
-def _codec(cfg: VolumetricTrainConfig, root_size_m: float) -> HeatmapCodec:
-    m = cfg.model
-    return HeatmapCodec(input_size=m.input_size, depth_range_m=m.depth_range_m, sigma_px=cfg.heatmaps.sigma_px,
-                        margin=cfg.heatmaps.margin, root_size_m=root_size_m)
+def make_codec(model: PoseResNetConfig, rendering: HeatmapInput, **inputs: bool) -> HeatmapCodec:
+    """The codec of a model and its heatmap rendering (``inputs``: :class:`HeatmapCodec`'s ``heatmaps`` and
+    ``image``), its root-size prior not yet fitted (:meth:`HeatmapCodec.fitted`)."""
+    return HeatmapCodec(input_size=model.input_size, depth_range_m=model.depth_range_m,
+                        sigma_px=rendering.sigma_px, margin=rendering.margin, **inputs)
 
 
 def train_volumetric(cfg: VolumetricTrainConfig, *, restart: bool = False, data_dir=None, progress: bool = True) -> dict:
@@ -165,8 +166,7 @@ def train_volumetric(cfg: VolumetricTrainConfig, *, restart: bool = False, data_
 
     # The person-size prior of the root depth, fitted once on epoch 0's boxes (deterministic given the seed).
     first = epoch_frames(0)
-    box = _codec(cfg, 2.0).boxes(first.kp2d_px, first.conf)
-    codec = _codec(cfg, fit_root_size(first.pose3d_cam_m[:, 0, 2], first.K, box))
+    codec = make_codec(cfg.model, cfg.heatmaps).fitted(first.pose3d_cam_m[:, 0, 2], first.kp2d_px, first.conf, first.K)
     log.info("%d train takes, %d val frames; model %d parameters, %.2f GFLOP/sample; root size prior %.3f m",
              len(train_clips), len(val), model.num_parameters(), model.flops_per_sample() / 1e9, codec.root_size_m)
 
