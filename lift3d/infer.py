@@ -20,6 +20,7 @@ from lift3d.codec import Pose2DCodec
 from lift3d.errors import InputError
 from lift3d.io.kp2d import Keypoints2D, read_keypoints
 from lift3d.io.video import is_video
+from lift3d.iso import IsoConfig, optimise, tune_lifter
 from lift3d.skeletons import H36M17
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ class Pose3DResult:
         kp2d_px: ``(T, 17, 2)`` the 2D it was lifted from (H36M-17), pixels; conf: ``(T, 17)``.
         interpolated: ``(T,)`` frames whose 2D was interpolated across a short tracking gap.
         fps, source, checkpoint_id, image_size: frame rate, input path, the lifter's id, ``(width, height)``.
+        root_cam_m: ``(T, 3)`` the root (pelvis) in the camera frame, metres, when ISO placed the person in
+            the scene (``pose3d_cam_m + root_cam_m[:, None]`` is then absolute); else None.
+        camera_K: ``(3, 3)`` the intrinsics ISO fitted with (and ``camera_dist``, OpenCV distortion, if any),
+            so that anyone can reproject the result; None without ISO.
+        plausibility: ``(T,)`` the pose discriminator's per-frame score in [0, 1], when asked for; else None.
     """
 
     pose3d_cam_m: np.ndarray
@@ -48,6 +54,10 @@ class Pose3DResult:
     source: str
     checkpoint_id: str
     image_size: tuple[int, int] | None = None
+    root_cam_m: np.ndarray | None = None
+    camera_K: np.ndarray | None = None
+    camera_dist: np.ndarray | None = None
+    plausibility: np.ndarray | None = None
 
     joint_names = H36M17.joints
     parents = H36M17.parents
@@ -88,18 +98,23 @@ def lift_sequence(kp2d_px: np.ndarray, conf: np.ndarray, model, codec: Pose2DCod
     return Pose2DCodec.decode(model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]).float().cpu()
 
 
-def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
-    """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate)."""
+def at_model_fps(kp: Keypoints2D, model_fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """``kp``'s H36M-17 2D ``(T', 17, 2)`` px and ``(T', 17)`` resampled to ``model_fps`` (unchanged when equal)."""
     h = kp.to_h36m()
     kp2d, conf = h.kp2d_px, h.conf
-    resampled = abs(kp.fps - model_fps) > 1e-3
-    if resampled:
+    if abs(kp.fps - model_fps) > 1e-3:
         # Confidence 0 must stay 0 where a neighbour is missing: interpolate, then zero any mixed sample.
         ok = resample((conf > 0).astype(np.float32), kp.fps, model_fps) > 0.999
         kp2d = resample(kp2d, kp.fps, model_fps)
         conf = np.where(ok, resample(conf, kp.fps, model_fps), 0.0).astype(np.float32)
+    return kp2d, conf
+
+
+def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
+    """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate)."""
+    kp2d, conf = at_model_fps(kp, model_fps)
     pred = lift_sequence(kp2d, conf, model, codec, device).numpy()
-    if resampled:
+    if abs(kp.fps - model_fps) > 1e-3:
         pred = resample(pred, model_fps, kp.fps, num_out=kp.num_frames)
     return pred.astype(np.float32)
 
@@ -201,13 +216,20 @@ def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_p
 
 def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu", *,
           fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT,
-          video: str | os.PathLike | None = None) -> Pose3DResult:
+          video: str | os.PathLike | None = None, iso: IsoConfig | None = None,
+          camera_K: np.ndarray | None = None, camera_dist: np.ndarray | None = None,
+          progress: bool = False) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
     shipped one) averages its per-frame 3D with the temporal lifter's (:func:`fuse`, ``fuse_weight``). A
     Pose-ResNet that takes image crops reads them from ``video`` (default: the 2D's source when that is a
     video), whose frame ``t`` is the 2D's frame ``t``.
+
+    ``iso`` runs inference-stage optimisation on the lifter's 3D (:func:`lift3d.iso.optimise`; with
+    ``iso.tune_steps`` a temporal lifter is first fine-tuned on the sequence, :func:`lift3d.iso.tune_lifter`)
+    and places the person in the scene (``root_cam_m``). ``camera_K`` (and ``camera_dist``) are the camera's
+    intrinsics, default :func:`guess_camera`; the volumetric lifter uses them too.
     """
     if kp.num_frames == 0:
         raise InputError("the 2D sequence has no frames", kp.source or None)
@@ -215,16 +237,31 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
     h = kp.to_h36m()
+    K = guess_camera(h) if camera_K is None else np.asarray(camera_K, np.float64)
+    if K.shape != (3, 3) or not np.isfinite(K).all():
+        raise InputError(f"camera intrinsics must be a finite 3x3 matrix, got shape {K.shape}")
     partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     ident = checkpoint_id(model.state_dict())
     if ckpt["kind"] == "posresnet":
+        if iso is not None and iso.tune_steps > 0:
+            raise InputError("test-time fine-tuning (iso tune_steps) works on a temporal lifter, not a Pose-ResNet",
+                             checkpoint)
         if video is None and codec.image and kp.source and is_video(kp.source):
             video = kp.source
-        pose = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), model, codec, device, video=video)
+        pose = lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video)
         if partner is not None:
             tm, tc, tck = partner
             pose = fuse(lift(h, tm, tc, float(tck["fps"]), device), pose, fuse_weight)
             ident = f"{ident}+{checkpoint_id(tm.state_dict())}"
     else:
+        if iso is not None and iso.tune_steps > 0:
+            model = tune_lifter(model, codec, *at_model_fps(h, float(ckpt["fps"])), K, float(ckpt["fps"]), iso,
+                                dist=camera_dist, device=device)
+            ident = f"{ident}+tuned"
         pose = lift(h, model, codec, float(ckpt["fps"]), device)
-    return Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)
+    result = Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)
+    if iso is not None:
+        solved = optimise(pose, h.kp2d_px, h.conf, K, kp.fps, iso, dist=camera_dist, progress=progress)
+        result.pose3d_cam_m, result.root_cam_m = solved.pose3d_cam_m, solved.root_cam_m
+        result.camera_K, result.camera_dist = solved.camera_K, solved.camera_dist
+    return result

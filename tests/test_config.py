@@ -59,3 +59,10 @@ def test_shipped_mocap_config_equals_defaults():
     shipped = yaml.safe_load((REPO_ROOT / "configs/data/mocap.yaml").read_text())
     assert shipped == to_dict(BuildMocapConfig())
     assert load_config(BuildMocapConfig, REPO_ROOT / "configs/data/mocap.yaml") == BuildMocapConfig()
+
+
+def test_shipped_iso_config_equals_defaults():
+    from lift3d.iso import IsoConfig
+
+    shipped = yaml.safe_load((REPO_ROOT / "configs/iso.yaml").read_text())
+    assert shipped == to_dict(IsoConfig())

@@ -72,6 +72,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "
                         "tracked on (frame t of the 2D is frame t of the video; default: the 2D's source)")
     i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
+    g = i.add_argument_group("inference-stage optimisation and camera")
+    g.add_argument("--iso", action="store_true",
+                   help="refine the 3D so that it reprojects onto the 2D (confidence-weighted, bone lengths constant, "
+                        "smooth) and solve the person's place in the camera frame (adds root_cam_m and camera_K)")
+    g.add_argument("--iso-config", type=Path, help="ISO settings, YAML (default: built-in, as configs/iso.yaml)")
+    g.add_argument("--iso-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one ISO setting, e.g. --iso-set iterations=100 or tune_steps=20 (repeatable)")
+    g.add_argument("--focal", type=float, help="focal length in pixels (principal point at the image centre); "
+                                               "default: the larger image side")
+    g.add_argument("--calib", type=Path, help="take the intrinsics (and distortion) from a calibration file "
+                                              "(.toml, .qca.txt); with --camera")
+    g.add_argument("--camera", help="camera name in --calib (default: its only camera)")
     _input_args(i)
     _tracker_args(i)
     i.add_argument("--no-progress", action="store_true")
@@ -142,19 +154,71 @@ def lifter_checkpoint(args) -> Path | None:
     return DEFAULT_POSRESNET
 
 
+def iso_settings(args):
+    """The ISO config of ``--iso`` (None without it), from ``--iso-config`` and ``--iso-set``."""
+    from lift3d.config import load_config
+    from lift3d.iso import IsoConfig
+
+    if not args.iso:
+        if args.iso_config is not None or args.iso_set:
+            raise InputError("--iso-config and --iso-set need --iso")
+        return None
+    return load_config(IsoConfig, args.iso_config, args.iso_set)
+
+
+def camera_intrinsics(args, image_size):
+    """``(K, dist)`` from ``--calib``/``--camera`` or ``--focal`` (None, None: the default guess)."""
+    import numpy as np
+
+    if args.calib is not None and args.focal is not None:
+        raise InputError("give either --calib or --focal, not both")
+    if args.camera is not None and args.calib is None:
+        raise InputError("--camera names a camera of --calib; give --calib too")
+    if args.focal is not None:
+        if not args.focal > 0:
+            raise InputError(f"--focal must be > 0 pixels, got {args.focal}")
+        if image_size is None:
+            raise InputError("--focal needs the image size, which this 2D input does not record")
+        w, h = image_size
+        return np.array([[args.focal, 0, (w - 1) / 2], [0, args.focal, (h - 1) / 2], [0, 0, 1]]), None
+    if args.calib is None:
+        return None, None
+    from lift3d.io.calibration import read_calibration_qca, read_calibration_toml
+
+    read = read_calibration_qca if args.calib.name.lower().endswith(".qca.txt") else read_calibration_toml
+    cams = read(args.calib)
+    if args.camera is None:
+        if cams.num_views != 1:
+            raise InputError(f"the calibration has {cams.num_views} cameras {list(cams.names)}: pick one with --camera",
+                             args.calib)
+        v = 0
+    elif args.camera in cams.names:
+        v = cams.names.index(args.camera)
+    else:
+        raise InputError(f"no camera {args.camera!r} in the calibration; it has {list(cams.names)}", args.calib)
+    dist = cams.dist[v].numpy()
+    return cams.K[v].numpy(), (dist if np.any(dist != 0) else None)
+
+
 def run_infer(args) -> int:
     from lift3d.infer import FUSE_WEIGHT, infer, load_input
     from lift3d.io.exports import output_format, write_result
 
     check_output(args.output)
     output_format(args.output, args.out_format)
+    iso = iso_settings(args)
     kp = load_input(args.input, args.in_format, fps=args.fps, skeleton=args.skeleton,
                     tracker_cfg=_tracker_cfg(args), progress=not args.no_progress)
+    K, dist = camera_intrinsics(args, kp.image_size)
     result = infer(kp, lifter_checkpoint(args), args.device, fuse_with=args.fuse,
-                   fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video)
+                   fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
+                   iso=iso, camera_K=K, camera_dist=dist, progress=not args.no_progress)
     write_result(args.output, result, args.out_format)
-    print(json.dumps({"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
-                      "checkpoint_id": result.checkpoint_id}))
+    summary = {"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
+               "checkpoint_id": result.checkpoint_id}
+    if iso is not None:
+        summary["camera_K"] = result.camera_K.tolist()
+    print(json.dumps(summary))
     return 0
 
 
