@@ -27,6 +27,8 @@ REPO_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_LIFTER = REPO_CHECKPOINTS / "tcn_baseline_81.pt"
 # The shipped Pose-ResNet (``lift3d infer --model posresnet``), once one earns its place (checkpoints/README.md).
 DEFAULT_POSRESNET = REPO_CHECKPOINTS / "posresnet_heatmap64.pt"
+# The shipped plausibility scorer (``lift3d infer --plausibility``): a pose discriminator, kind "discriminator".
+DEFAULT_DISCRIMINATOR = REPO_CHECKPOINTS / "pose_discriminator.pt"
 
 
 def model_kinds() -> dict:
@@ -46,14 +48,15 @@ def build_model(kind: str, model_config: dict):
     return model_cls(from_dict(cfg_cls, model_config, where="model_config"))
 
 
-def save_checkpoint(path: str | Path, model, *, kind: str, codec: Pose2DCodec, fps: float, **extra) -> None:
-    """Write atomically (temporary file + rename)."""
+def save_checkpoint(path: str | Path, model, *, kind: str, codec: Pose2DCodec | None, fps: float, **extra) -> None:
+    """Write atomically (temporary file + rename). ``codec`` is None only for models that take no 2D (the
+    pose discriminator)."""
     payload = {
         "format": FORMAT,
         "version": __version__,
         "kind": kind,
         "model_config": to_dict(model.config),
-        "codec": codec.to_dict(),
+        **({} if codec is None else {"codec": codec.to_dict()}),
         "skeleton": list(H36M17.joints),
         "fps": float(fps),
         "model": model.state_dict(),
@@ -74,7 +77,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise InputError(f"not a loadable lift3d checkpoint ({type(e).__name__}: {e})", path) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise InputError("not a lift3d checkpoint (no format tag)", path)
-    for key in ("kind", "model_config", "codec", "skeleton", "fps", "model"):
+    for key in ("kind", "model_config", "skeleton", "fps", "model") + (("codec",) if ckpt.get("kind") != "discriminator" else ()):
         if key not in ckpt:
             raise InputError(f"checkpoint lacks {key!r}", path)
     if list(ckpt["skeleton"]) != list(H36M17.joints):
@@ -90,6 +93,9 @@ def load_lifter(path: str | Path | None = None, device: str | torch.device = "cp
     """
     path = Path(path) if path is not None else DEFAULT_LIFTER
     ckpt = read_checkpoint(path)
+    if ckpt["kind"] == "discriminator":
+        raise InputError("this checkpoint is a pose discriminator (a plausibility scorer), not a lifter; give it "
+                         "to --discriminator", path)
     model = build_model(ckpt["kind"], ckpt["model_config"])
     try:
         model.load_state_dict(ckpt["model"])
@@ -98,6 +104,27 @@ def load_lifter(path: str | Path | None = None, device: str | torch.device = "cp
     model.to(device).float().eval()
     codec = from_dict(model_kinds()[ckpt["kind"]][2], ckpt["codec"], where=f"{path}:codec")
     return model, codec, ckpt
+
+
+def load_discriminator(path: str | Path | None = None, device: str | torch.device = "cpu"):
+    """The pose discriminator of a ``kind: discriminator`` checkpoint (default: :data:`DEFAULT_DISCRIMINATOR`), or
+    the one an adversarial lifter run saved beside its lifter: ``(model in eval mode, checkpoint dict)``."""
+    from lift3d.models.discriminator import DiscriminatorConfig, PoseDiscriminator
+
+    path = Path(path) if path is not None else DEFAULT_DISCRIMINATOR
+    if not path.is_file() and path == DEFAULT_DISCRIMINATOR:
+        raise InputError("no pose discriminator is shipped yet: train one (lift3d train "
+                         "configs/pose_discriminator.yaml) and give it with --discriminator", path)
+    ckpt = read_checkpoint(path)
+    part = ckpt if ckpt["kind"] == "discriminator" else ckpt.get("discriminator")
+    if part is None:
+        raise InputError(f"a {ckpt['kind']!r} checkpoint without a discriminator (not an adversarial run)", path)
+    model = PoseDiscriminator(from_dict(DiscriminatorConfig, part["model_config"], where=f"{path}:model_config"))
+    try:
+        model.load_state_dict(part["model"])
+    except RuntimeError as e:
+        raise InputError(f"weights do not match the discriminator in the checkpoint: {e}", path) from None
+    return model.to(device).float().eval(), ckpt
 
 
 def checkpoint_id(state_dict: dict) -> str:

@@ -214,11 +214,26 @@ def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_p
     return model, codec, ckpt
 
 
+@torch.no_grad()
+def plausibility(pose3d_cam_m: np.ndarray, fps: float, discriminator, model_fps: float = 30.0,
+                 device: str = "cpu") -> np.ndarray:
+    """Per-frame plausibility ``(T,)`` in [0, 1] of a root-relative sequence ``(T, 17, 3)``: the pose
+    discriminator's probability that the motion is real, judged at its training frame rate ``model_fps``
+    (resampled there and back)."""
+    T = pose3d_cam_m.shape[0]
+    pose = pose3d_cam_m if abs(fps - model_fps) <= 1e-3 else resample(pose3d_cam_m, fps, model_fps)
+    logits = discriminator(torch.from_numpy(np.ascontiguousarray(pose, np.float32))[None].to(device))[0].cpu()
+    score = torch.sigmoid(logits).numpy()[:, None]  # (T', 1)
+    if abs(fps - model_fps) > 1e-3:
+        score = resample(score, model_fps, fps, num_out=T)
+    return score[:, 0].astype(np.float32)
+
+
 def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: str = "cpu", *,
           fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT,
           video: str | os.PathLike | None = None, iso: IsoConfig | None = None,
           camera_K: np.ndarray | None = None, camera_dist: np.ndarray | None = None,
-          progress: bool = False) -> Pose3DResult:
+          discriminator: str | os.PathLike | bool | None = None, progress: bool = False) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
@@ -230,12 +245,20 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     ``iso.tune_steps`` a temporal lifter is first fine-tuned on the sequence, :func:`lift3d.iso.tune_lifter`)
     and places the person in the scene (``root_cam_m``). ``camera_K`` (and ``camera_dist``) are the camera's
     intrinsics, default :func:`guess_camera`; the volumetric lifter uses them too.
+
+    ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
+    final 3D (:func:`plausibility`).
     """
     if kp.num_frames == 0:
         raise InputError("the 2D sequence has no frames", kp.source or None)
     if not (kp.conf > 0).any():
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     model, codec, ckpt = load_lifter(checkpoint, device)
+    judge = None
+    if discriminator is not None and discriminator is not False:
+        from lift3d.checkpoint import load_discriminator
+
+        judge = load_discriminator(None if discriminator is True else discriminator, device)
     h = kp.to_h36m()
     K = guess_camera(h) if camera_K is None else np.asarray(camera_K, np.float64)
     if K.shape != (3, 3) or not np.isfinite(K).all():
@@ -264,4 +287,6 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         solved = optimise(pose, h.kp2d_px, h.conf, K, kp.fps, iso, dist=camera_dist, progress=progress)
         result.pose3d_cam_m, result.root_cam_m = solved.pose3d_cam_m, solved.root_cam_m
         result.camera_K, result.camera_dist = solved.camera_K, solved.camera_dist
+    if judge is not None:
+        result.plausibility = plausibility(result.pose3d_cam_m, kp.fps, judge[0], float(judge[1]["fps"]), device)
     return result

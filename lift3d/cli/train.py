@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a lifter, supervised on mocap, or self-supervised from multi-view 2D (configs with "
                     "'kind: selfsup', e.g. configs/selfsup_multiview.yaml); configs with 'kind: posresnet' train the "
                     "volumetric Pose-ResNet lifter (configs/posresnet_heatmap64.yaml), 'kind: selfsup_posresnet' "
-                    "fine-tunes it self-supervised (configs/posresnet_selfsup.yaml). Checkpoints go to <out_dir>/last.pt "
+                    "fine-tunes it self-supervised (configs/posresnet_selfsup.yaml), 'kind: discriminator' trains the pose "
+                    "plausibility scorer (configs/pose_discriminator.yaml). Checkpoints go to <out_dir>/last.pt "
                     "every epoch and best.pt on the best validation MPJPE; a killed run resumes from last.pt when "
                     "started again.",
     )
@@ -79,6 +80,13 @@ def run_train(args) -> int:
 
         cfg = load_config(VolumetricTrainConfig, args.config, args.overrides)
         last = train_volumetric(cfg, restart=args.restart, data_dir=args.data_dir, progress=not args.no_progress)
+        print(json.dumps(last))
+        return 0
+    if config_kind(args.config) == "discriminator":
+        from lift3d.train.discriminator import ScorerTrainConfig, train_scorer
+
+        cfg = load_config(ScorerTrainConfig, args.config, args.overrides)
+        last = train_scorer(cfg, restart=args.restart, data_dir=args.data_dir, progress=not args.no_progress)
         print(json.dumps(last))
         return 0
     from lift3d.train.trainer import TrainConfig, train

@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--calib", type=Path, help="take the intrinsics (and distortion) from a calibration file "
                                               "(.toml, .qca.txt); with --camera")
     g.add_argument("--camera", help="camera name in --calib (default: its only camera)")
+    i.add_argument("--plausibility", nargs="?", const="default", metavar="DISCRIMINATOR",
+                   help="add a per-frame plausibility score in [0, 1] from the pose discriminator (default: the "
+                        "shipped one; or a discriminator checkpoint, or an adversarial lifter run's)")
     _input_args(i)
     _tracker_args(i)
     i.add_argument("--no-progress", action="store_true")
@@ -201,6 +204,8 @@ def camera_intrinsics(args, image_size):
 
 
 def run_infer(args) -> int:
+    import numpy as np
+
     from lift3d.infer import FUSE_WEIGHT, infer, load_input
     from lift3d.io.exports import output_format, write_result
 
@@ -212,12 +217,16 @@ def run_infer(args) -> int:
     K, dist = camera_intrinsics(args, kp.image_size)
     result = infer(kp, lifter_checkpoint(args), args.device, fuse_with=args.fuse,
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
-                   iso=iso, camera_K=K, camera_dist=dist, progress=not args.no_progress)
+                   iso=iso, camera_K=K, camera_dist=dist, progress=not args.no_progress,
+                   discriminator=None if args.plausibility is None else
+                   (True if args.plausibility == "default" else args.plausibility))
     write_result(args.output, result, args.out_format)
     summary = {"output": str(args.output), "frames": result.num_frames, "fps": result.fps,
                "checkpoint_id": result.checkpoint_id}
     if iso is not None:
         summary["camera_K"] = result.camera_K.tolist()
+    if result.plausibility is not None:
+        summary["plausibility_median"] = float(np.median(result.plausibility))
     print(json.dumps(summary))
     return 0
 

@@ -43,6 +43,8 @@ class DataConfig:
         mask_run_frames: occlusion run lengths to draw from (1 = isolated joints).
         flip_prob: probability of a horizontal flip (left/right swapped) per window.
         frames_per_epoch: cap on training windows per epoch (0 = every frame of every take-view once).
+        sample_frames: consecutive output frames per training sample (2: velocity pairs; more gives the
+            adversarial discriminator's motion branch a longer stretch to judge).
         val_views, val_noise_level, val_mask: the fixed validation rendering.
     """
 
@@ -57,6 +59,7 @@ class DataConfig:
     mask_run_frames: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0])
     flip_prob: float = 0.5
     frames_per_epoch: int = 0
+    sample_frames: int = 2
     val_views: int = 2
     val_noise_level: float = 0.2
     val_mask: float = 0.1
@@ -150,6 +153,18 @@ class WindowSet:
         idx = np.flatnonzero(ok)[::2]  # every frame in about one pair
         rng.shuffle(idx)
         return idx[:limit] if limit else idx
+
+    def run_indices(self, rng: np.random.Generator, n: int, limit: int = 0) -> np.ndarray:
+        """Shuffled frame indices ``i`` such that ``i ... i + n - 1`` are in one sequence, about one run per
+        ``n`` frames; ``n = 2`` is exactly :meth:`pair_indices`."""
+        if n == 2:
+            return self.pair_indices(rng, limit)
+        if n < 2:
+            raise ValueError(f"runs need at least 2 frames, got {n}")
+        seq = self.seq_of_frame.numpy()
+        ok = np.flatnonzero(seq[: len(seq) - n + 1] == seq[n - 1 :])[::n]
+        rng.shuffle(ok)
+        return ok[:limit] if limit else ok
 
     def windows(self, frame_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B,)`` frame indices -> inputs ``(B, R, J, 3)`` and targets ``(B, J, 3)``."""

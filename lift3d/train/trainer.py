@@ -24,6 +24,7 @@ from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.metrics import evaluate_sequences
 from lift3d.models.tcn import TCNConfig, TCN
+from lift3d.train.adversarial import Adversary, DiscriminatorTraining
 from lift3d.train.data import DataConfig, WindowSet, take_rng_stream, augment_flip, load_split, render_take
 from lift3d.train.losses import lifter_losses, weighted_total
 
@@ -37,6 +38,7 @@ class LossWeights:
     position: float = 1.0
     velocity: float = 1.0
     bone_symmetry: float = 0.1
+    adversarial: float = 0.0  # > 0 trains a pose discriminator alongside (the ``discriminator`` section)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     codec: Pose2DCodec = field(default_factory=Pose2DCodec)
+    discriminator: DiscriminatorTraining = field(default_factory=DiscriminatorTraining)
     seed: int = 0
     threads: int = 0  # torch CPU threads (0 = torch's default)
     out_dir: str = "runs/{name}"
@@ -106,6 +109,7 @@ class Run:
     start_epoch: int = 0
     history: list = field(default_factory=list)
     best: float = float("inf")
+    train_state: dict = field(default_factory=dict)  # as resumed from last.pt (empty on a fresh run)
 
 
 def open_run(cfg, model: TCN, *, restart: bool, best_key: str) -> Run:
@@ -129,6 +133,7 @@ def open_run(cfg, model: TCN, *, restart: bool, best_key: str) -> Run:
         run.opt.load_state_dict(ts["optimizer"])
         run.sched.load_state_dict(ts["scheduler"])
         run.start_epoch, run.history, run.best = ts["epoch"] + 1, list(ts["history"]), ts[best_key]
+        run.train_state = ts
         set_rng_state(ts["rng"])
         log.info("resuming %s at epoch %d", cfg.name, run.start_epoch + 1)
     return run
@@ -142,18 +147,28 @@ def optimizer_step(opt: torch.optim.Optimizer, model: TCN, loss: torch.Tensor, g
     opt.step()
 
 
-def save_epoch(run: Run, model, cfg, epoch: int, score: float, *, kind: str = "tcn", codec=None) -> None:
+def save_epoch(run: Run, model, cfg, epoch: int, score: float, *, kind: str = "tcn", codec=None,
+               adversary: Adversary | None = None, extra: dict | None = None) -> None:
     """After ``run.history`` got the epoch's entry: ``best.pt`` if ``score`` improved, ``last.pt`` (with the state
-    to resume from) and ``history.json``, each written atomically. ``codec`` defaults to ``cfg.codec``."""
+    to resume from) and ``history.json``, each written atomically. ``codec`` defaults to ``cfg.codec``. An
+    ``adversary``'s discriminator goes into both (``discriminator``: config and weights) and its optimizer into
+    the resume state; ``extra`` items go into both as they are. A config without a codec (the discriminator's)
+    saves none."""
     improved = score < run.best
     run.best = min(run.best, score)
-    common = dict(kind=kind, codec=cfg.codec if codec is None else codec, fps=cfg.data.fps, config=to_dict(cfg))
+    codec = getattr(cfg, "codec", None) if codec is None else codec
+    common = dict(kind=kind, codec=codec, fps=cfg.data.fps, config=to_dict(cfg), **(extra or {}))
+    if adversary is not None:
+        common["discriminator"] = {"model_config": to_dict(adversary.model.config),
+                                   "model": adversary.model.state_dict()}
     if improved:
         save_checkpoint(run.out / "best.pt", model, **common, history=run.history)
     train_state = {
         "optimizer": run.opt.state_dict(), "scheduler": run.sched.state_dict(), "epoch": epoch,
         "history": run.history, run.best_key: run.best, "rng": rng_state(),
     }
+    if adversary is not None:
+        train_state["adversary"] = adversary.state_dict()
     save_checkpoint(run.out / "last.pt", model, **common, train_state=train_state)
     (run.out / "history.json").write_text(json.dumps(run.history, indent=1))
 
@@ -175,7 +190,14 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
     torch.manual_seed(cfg.seed)
     model = TCN(cfg.model).to(device)
     R = model.receptive_field()
+    # Built before open_run restores the RNG, so that a resumed run draws the same random numbers afterwards.
+    adversary = Adversary(cfg.discriminator, device) if cfg.loss.adversarial > 0 else None
     run = open_run(cfg, model, restart=restart, best_key="best_mpjpe_mm")
+    if adversary is not None and "adversary" in run.train_state:
+        adversary.load_state_dict(run.train_state["adversary"])
+    n = cfg.data.sample_frames
+    if n < 2:
+        raise ConfigError(f"data.sample_frames must be >= 2 (velocity needs two frames), got {n}")
 
     log.info("loading takes (%s)", ", ".join(cfg.data.datasets))
     train_clips = load_split(cfg.data, "train", data_dir)
@@ -200,27 +222,32 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
         # Batch-norm momentum decays from 0.1 to 0.001 over the run (VideoPose3D, run.py).
         model.set_bn_momentum(0.1 * 0.01 ** (epoch / max(cfg.optim.epochs - 1, 1)))
         rng = take_rng_stream(cfg.seed, epoch, "order")
-        idx = torch.from_numpy(windows.pair_indices(rng, cfg.data.frames_per_epoch // 2))
-        half = max(cfg.optim.batch_size // 2, 1)
+        idx = torch.from_numpy(windows.run_indices(rng, n, cfg.data.frames_per_epoch // n))
+        half = max(cfg.optim.batch_size // n, 1)
         model.train()
         sums: dict[str, float] = {}
         steps = 0
         bar = tqdm(range(0, len(idx), half), desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not progress)
         for b in bar:
             i = idx[b : b + half]
-            both = torch.stack([i, i + 1], dim=1).reshape(-1)  # pairs of consecutive frames
-            x, y = windows.windows(both)  # (2B, R, J, 3), (2B, J, 3)
-            x, y = x.view(-1, 2, R, *x.shape[2:]), y.view(-1, 2, *y.shape[1:])  # (B, 2, R, J, 3), (B, 2, J, 3)
+            run_idx = torch.stack([i + k for k in range(n)], dim=1).reshape(-1)  # runs of n consecutive frames
+            x, y = windows.windows(run_idx)  # (nB, R, J, 3), (nB, J, 3)
+            x, y = x.view(-1, n, R, *x.shape[2:]), y.view(-1, n, *y.shape[1:])  # (B, n, R, J, 3), (B, n, J, 3)
             flip = torch.from_numpy(rng.random(len(i)) < cfg.data.flip_prob)
             x, y = augment_flip(x, y, flip)
-            pred = model.forward_single(x.reshape(-1, R, *x.shape[3:]).to(device))  # (2B, 1, J, 3)
-            pred = Pose2DCodec.decode(pred.view(-1, 2, *pred.shape[2:]))  # (B, 2, J, 3)
-            terms = lifter_losses(pred, y.to(device))
+            pred = model.forward_single(x.reshape(-1, R, *x.shape[3:]).to(device))  # (nB, 1, J, 3)
+            pred = Pose2DCodec.decode(pred.view(-1, n, *pred.shape[2:]))  # (B, n, J, 3)
+            y = y.to(device)
+            terms = lifter_losses(pred, y)
+            stats = {}
+            if adversary is not None:
+                stats = adversary.step(y, pred)
+                terms["adversarial"] = adversary.generator_term(pred)
             loss = weighted_total(terms, asdict(cfg.loss))
             optimizer_step(run.opt, model, loss, cfg.optim.grad_clip)
             steps += 1
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            for k, v in {**terms, **stats}.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach() if isinstance(v, torch.Tensor) else v)
             bar.set_postfix(mpjpe_mm=f"{1000 * sums['position'] / steps:.1f}")
         run.sched.step()
         val = evaluate_windows(model, val_pairs, device)
@@ -231,14 +258,14 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
             "val_p_mpjpe_mm": val["p_mpjpe_mm"],
             "lr": run.opt.param_groups[0]["lr"],
             "seconds": time.time() - t0,
-            "windows": int(len(idx) * 2),
+            "windows": int(len(idx) * n),
         }
         run.history.append(entry)
         log.info("epoch %d: train mpjpe %.1f mm, val mpjpe %.1f mm, p-mpjpe %.1f mm (%.0f s)", epoch + 1,
                  1000 * entry["train"]["position"], val["mpjpe_mm"], val["p_mpjpe_mm"], entry["seconds"])
         if progress:
             tqdm.write(f"epoch {epoch + 1}: val MPJPE {val['mpjpe_mm']:.1f} mm, P-MPJPE {val['p_mpjpe_mm']:.1f} mm")
-        save_epoch(run, model, cfg, epoch, val["mpjpe_mm"])
+        save_epoch(run, model, cfg, epoch, val["mpjpe_mm"], adversary=adversary)
     if not run.history:
         raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
     return run.history[-1]

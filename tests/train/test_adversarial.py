@@ -1,0 +1,85 @@
+"""Adversarial lifter training and the plausibility scorer on real takes."""
+
+import numpy as np
+import pytest
+import torch
+
+from lift3d.checkpoint import load_discriminator, load_lifter, read_checkpoint
+from lift3d.cli.main import main
+from lift3d.config import load_config
+from lift3d.errors import InputError
+from lift3d.paths import REPO_ROOT
+from lift3d.train.adversarial import accuracy, discriminator_loss, generator_loss
+from lift3d.train.discriminator import ScorerTrainConfig, train_scorer
+from lift3d.train.trainer import TrainConfig, train
+
+TINY = [
+    "data.datasets=[cmu_mocap]", "data.frames_per_epoch=1024", "data.views_per_epoch=1", "data.val_views=1",
+    "model.channels=16", "model.receptive_field=27", "optim.batch_size=256", "threads=1",
+    "loss.adversarial=0.01", "data.sample_frames=4", "discriminator.model.channels=16",
+]
+
+
+def _cfg(tmp, name, epochs):
+    return load_config(TrainConfig, REPO_ROOT / "configs/tcn_multistride_81.yaml",
+                       [f"name={name}", f"out_dir={tmp}/{{name}}", f"optim.epochs={epochs}", *TINY])
+
+
+def test_losses_at_their_optimum():
+    big = torch.full((4, 8), 30.0)
+    assert discriminator_loss(big, -big) < 1e-6 and generator_loss(big) < 1e-6
+    assert discriminator_loss(-big, big) > 10 and generator_loss(-big) > 10
+    assert accuracy(big, -big) == 1 and accuracy(-big, big) == 0
+
+
+@pytest.fixture(scope="module")
+def adversarial_runs(shared_data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("adv")
+    full = train(_cfg(tmp, "full", 2), data_dir=shared_data, progress=False)
+    train(_cfg(tmp, "resumed", 1), data_dir=shared_data, progress=False)  # killed after epoch 1
+    resumed = train(_cfg(tmp, "resumed", 2), data_dir=shared_data, progress=False)
+    return tmp, full, resumed
+
+
+def test_adversarial_run_trains_both_and_resumes_exactly(adversarial_runs):
+    tmp, full, resumed = adversarial_runs
+    assert {"adversarial", "disc", "disc_acc"} <= set(full["train"])
+    a, b = read_checkpoint(tmp / "full" / "last.pt"), read_checkpoint(tmp / "resumed" / "last.pt")
+    for part in ("model",):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), k
+    for k in a["discriminator"]["model"]:
+        assert torch.equal(a["discriminator"]["model"][k], b["discriminator"]["model"][k]), k
+    assert full["val_mpjpe_mm"] == resumed["val_mpjpe_mm"]
+    judge, _ = load_discriminator(tmp / "full" / "last.pt")  # an adversarial run's discriminator scores too
+    assert judge(torch.zeros(1, 5, 17, 3)).shape == (1, 5)
+    with pytest.raises(InputError, match="discriminator"):
+        load_discriminator(REPO_ROOT / "checkpoints" / "tcn_baseline_81.pt")
+
+
+@pytest.fixture(scope="module")
+def scorer(shared_data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scorer")
+    overrides = [f"out_dir={tmp}/{{name}}", "data.datasets=[cmu_mocap]", "data.val_views=1", "optim.epochs=2",
+                 "windows_per_epoch=2048", "window=16", "model.channels=32", "threads=1"]
+    cfg = load_config(ScorerTrainConfig, REPO_ROOT / "configs/pose_discriminator.yaml", overrides)
+    last = train_scorer(cfg, data_dir=shared_data, progress=False)
+    return tmp / cfg.name / "last.pt", last
+
+
+def test_scorer_learns_to_tell_the_lifter_from_mocap(scorer):
+    path, last = scorer
+    assert last["val_accuracy"] > 0.6, last  # chance is 0.5
+    with pytest.raises(InputError, match="not a lifter"):
+        load_lifter(path)
+
+
+def test_infer_exports_plausibility(scorer, tmp_path, pose2sim_demo):
+    path, _ = scorer
+    src = pose2sim_demo / "single_balancing" / "pose_2d" / "cam01_json"
+    out = tmp_path / "p.csv"
+    assert main(["infer", str(src), "--fps", "60", "-o", str(out), "--no-progress", "--plausibility", str(path)]) == 0
+    from lift3d.io.exports import read_result
+
+    r = read_result(out)
+    assert r.plausibility.shape == (r.num_frames,) and np.all((r.plausibility >= 0) & (r.plausibility <= 1))
