@@ -49,3 +49,23 @@ def test_shipped_default_loads_and_lifts():
     with torch.no_grad():
         out = model.predict_sequence(torch.zeros(1, 10, 17, 3))
     assert out.shape == (1, 10, 17, 3) and torch.isfinite(out).all()
+
+
+def test_discriminator_export_round_trip(tmp_path: Path):
+    from lift3d.checkpoint import load_discriminator
+    from lift3d.models.discriminator import DiscriminatorConfig, PoseDiscriminator
+
+    torch.manual_seed(0)
+    model = PoseDiscriminator(DiscriminatorConfig(channels=16)).eval()
+    src = tmp_path / "best.pt"
+    save_checkpoint(src, model, kind="discriminator", codec=None, fps=30.0, config={"name": "d"}, window=32,
+                    negatives="corrupted", history=[{"val_accuracy": 0.9}, {"val_accuracy": 0.95}])
+    dst = tmp_path / "shipped.pt"
+    assert export([str(src), str(dst)]) == 0
+    shipped = read_checkpoint(dst)
+    assert "codec" not in shipped and shipped["provenance"]["best_val_accuracy"] == 0.95
+    assert shipped["negatives"] == "corrupted"
+    loaded, _ = load_discriminator(dst)
+    x = torch.randn(1, 20, 17, 3) * 0.3
+    with torch.no_grad():
+        assert (model(x) - loaded(x)).abs().max() < 2e-2

@@ -28,16 +28,15 @@ def main(argv=None) -> int:
     ckpt = read_checkpoint(args.source)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     history = ckpt.get("history") or ckpt.get("train_state", {}).get("history", [])
-    shipped = {k: ckpt[k] for k in ("format", "version", "kind", "model_config", "codec", "skeleton", "fps", "config")}
+    keys = ("format", "version", "kind", "model_config", "codec", "skeleton", "fps", "config", "negatives", "window")
+    shipped = {k: ckpt[k] for k in keys if k in ckpt}  # a discriminator has no codec, a lifter no window
+    best = ({"best_val_accuracy": max((h["val_accuracy"] for h in history), default=None)}
+            if ckpt["kind"] == "discriminator" else
+            {"best_val_mpjpe_mm": min((h["val_mpjpe_mm"] for h in history), default=None)})
     shipped.update(
         model=weights,
         id=checkpoint_id({k: v.float() if v.is_floating_point() else v for k, v in weights.items()}),
-        provenance={
-            "source": str(args.source),
-            "epochs_trained": len(history),
-            "best_val_mpjpe_mm": min((h["val_mpjpe_mm"] for h in history), default=None),
-            "history": history,
-        },
+        provenance={"source": str(args.source), "epochs_trained": len(history), **best, "history": history},
     )
     with atomic_output(args.target) as tmp:
         torch.save(shipped, tmp)

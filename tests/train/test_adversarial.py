@@ -10,7 +10,7 @@ from lift3d.config import load_config
 from lift3d.errors import InputError
 from lift3d.paths import REPO_ROOT
 from lift3d.train.adversarial import accuracy, discriminator_loss, generator_loss
-from lift3d.train.discriminator import ScorerTrainConfig, train_scorer
+from lift3d.train.discriminator import ScorerTrainConfig, corrupt, train_scorer
 from lift3d.train.trainer import TrainConfig, train
 
 TINY = [
@@ -61,17 +61,37 @@ def test_adversarial_run_trains_both_and_resumes_exactly(adversarial_runs):
 def scorer(shared_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scorer")
     overrides = [f"out_dir={tmp}/{{name}}", "data.datasets=[cmu_mocap]", "data.val_views=1", "optim.epochs=2",
-                 "windows_per_epoch=2048", "window=16", "model.channels=32", "threads=1"]
+                 "windows_per_epoch=2048", "val_windows=512", "window=16", "model.channels=32", "threads=1"]
     cfg = load_config(ScorerTrainConfig, REPO_ROOT / "configs/pose_discriminator.yaml", overrides)
     last = train_scorer(cfg, data_dir=shared_data, progress=False)
     return tmp / cfg.name / "last.pt", last
 
 
-def test_scorer_learns_to_tell_the_lifter_from_mocap(scorer):
+def test_scorer_learns_to_tell_corrupted_motion_from_mocap(scorer):
     path, last = scorer
     assert last["val_accuracy"] > 0.6, last  # chance is 0.5
     with pytest.raises(InputError, match="not a lifter"):
         load_lifter(path)
+
+
+def test_scorer_against_a_lifter(shared_data, tmp_path):
+    overrides = [f"out_dir={tmp_path}/{{name}}", "data.datasets=[cmu_mocap]", "data.val_views=1", "optim.epochs=1",
+                 "windows_per_epoch=512", "val_windows=256", "window=16", "model.channels=16", "threads=1",
+                 "negatives=lifter"]
+    cfg = load_config(ScorerTrainConfig, REPO_ROOT / "configs/pose_discriminator.yaml", overrides)
+    last = train_scorer(cfg, data_dir=shared_data, progress=False)
+    assert 0.0 <= last["val_accuracy"] <= 1.0 and read_checkpoint(tmp_path / cfg.name / "last.pt")["negatives"] == "lifter"
+
+
+def test_corruptions_are_labelled_where_they_are():
+    rng = np.random.default_rng(0)
+    real = torch.tensor(rng.normal(0, 0.3, (64, 16, 17, 3)), dtype=torch.float32)
+    real = real - real[:, :, :1]
+    fake, labels = corrupt(real, rng)
+    changed = (fake - real).abs().amax(dim=(-1, -2)) > 1e-6  # (N, T)
+    assert changed.any(dim=1).all()  # every window is corrupted somewhere
+    assert not changed[labels > 0.5].any()  # and nowhere outside its labelled span
+    assert (fake[:, :, 0] == 0).all()
 
 
 def test_infer_exports_plausibility(scorer, tmp_path, pose2sim_demo):
