@@ -36,6 +36,7 @@ from tqdm import tqdm
 from lift3d.codec import ROOT, half_box_size
 from lift3d.errors import InputError
 from lift3d.geometry.camera import project_camera
+from lift3d.geometry.rotations import axis_angle_to_matrix
 from lift3d.skeletons import H36M17, Skeleton
 from lift3d.train.losses import bone_lengths
 
@@ -60,6 +61,9 @@ class IsoConfig:
         chunk_frames, overlap_frames: long sequences are solved in chunks of this many frames, neighbours
             sharing ``overlap_frames`` blended linearly.
         min_joints: frames with fewer confident joints have no 2D to fit; their root is interpolated in time.
+        rotate: the prior measures distance to the network's pose turned by one rotation per chunk, solved with
+            the rest, so that an orientation the network got wrong as a whole (a camera tilted beyond training)
+            costs nothing to correct.
         tune_steps: test-time fine-tuning of a temporal lifter before ISO (:func:`tune_lifter`): Adam steps on
             a copy of its weights, minimising the same terms over this sequence (0 = off).
         tune_lr: Adam learning rate of those steps.
@@ -74,10 +78,11 @@ class IsoConfig:
     prior_floor: float = 0.05
     bone_scale_m: float = 0.02
     smooth_scale_ms2: float = 30.0
-    iterations: int = 300
+    iterations: int = 600
     chunk_frames: int = 600
     overlap_frames: int = 30
     min_joints: int = 4
+    rotate: bool = True
     tune_steps: int = 0
     tune_lr: float = 1e-4
 
@@ -201,12 +206,14 @@ def _solve_chunk(pose3d_net: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, d
     if not ok.any():  # nothing to fit: keep the network's pose, roots at a nominal 3 m
         return pose3d_net, pose3d_net.new_tensor([0.0, 0.0, 3.0]).expand(pose3d_net.shape[0], 3).clone()
     root0 = fill_roots(root0, ok)
+    rotation = torch.zeros(3, dtype=pose3d_net.dtype, requires_grad=cfg.rotate)  # axis-angle, whole chunk
     keep = torch.ones(pose3d_net.shape[1], 1, dtype=pose3d_net.dtype)
     keep[ROOT] = 0.0  # the root joint stays exactly 0
     joints = (pose3d_net * keep).contiguous().requires_grad_(True)  # (T, J, 3)
     root = root0.detach().contiguous().requires_grad_(True)
     bones = bone_lengths(pose3d_net, skeleton).median(dim=0).values.contiguous().requires_grad_(True)
-    opt = torch.optim.LBFGS([joints, root, bones], lr=1.0, max_iter=cfg.iterations, history_size=20,
+    params = [joints, root, bones] + ([rotation] if cfg.rotate else [])
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=cfg.iterations, history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
 
     def assemble() -> Tensor:
@@ -214,7 +221,8 @@ def _solve_chunk(pose3d_net: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, d
 
     def closure() -> Tensor:
         opt.zero_grad()
-        loss = _weighted(iso_terms(assemble(), root, pose3d_net, bones, kp2d_px, conf, K, dist, size_px, fps, cfg,
+        net = pose3d_net @ axis_angle_to_matrix(rotation).T if cfg.rotate else pose3d_net  # (T, J, 3)
+        loss = _weighted(iso_terms(assemble(), root, net, bones, kp2d_px, conf, K, dist, size_px, fps, cfg,
                                    skeleton), cfg)
         loss.backward()
         return loss

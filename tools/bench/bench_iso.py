@@ -13,7 +13,7 @@
    reprojection error.
 3. ISO's cost in ms per frame on this CPU, 1 and 2 threads, on a 600-frame sequence.
 
-ISO settings: the defaults (configs/iso.yaml), chosen on the val split. Writes the section ``iso`` of BENCHMARKS.md.
+ISO settings: the defaults (configs/iso.yaml), chosen on the val split (tools/bench/tune_iso.py). Writes the section ``iso`` of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def main() -> None:
     for key, label in (("net", "shipped lifter (root: closed form)"), ("iso", "shipped lifter + ISO")):
         e = np.array(real[key])  # (V, 4)
         real_rows.append([label, *[f"{x:.1f}" for x in e[:, 0]], e[:, 0].mean(), e[:, 1].mean(), e[:, 2].mean()])
-    dist_m = np.mean([x[3] for x in real["net"]]) / 1000
+    dist_m = np.mean([x[3] for x in real["net"]])
     cost = {t: cost_ms_per_frame(test_set(), model, codec, cfg, t) for t in (1, 2)}
     torch.set_num_threads(args.threads)
     shifted = res[sets[3][0]]
@@ -163,7 +163,7 @@ def main() -> None:
     body = (
         f"Shipped lifter `{DEFAULT_LIFTER.name}`, ISO with the default settings (`configs/iso.yaml`: "
         f"{cfg.iterations} L-BFGS iterations, weights reprojection {cfg.reprojection:g}, prior {cfg.prior:g}, "
-        f"bone {cfg.bone:g}, smooth {cfg.smooth:g}). Held-out subjects, each sequence from one of its cameras, ISO on "
+        f"bone {cfg.bone:g}, smooth {cfg.smooth:g}, rotate {cfg.rotate}). Held-out subjects, each sequence from one of its cameras, ISO on "
         f"the {args.window} frames at its middle (the lifter sees the whole sequence); the camera's intrinsics. mm, "
         "root-relative, camera frame; reprojection: median px over confident joints (without ISO the root is the "
         "closed-form least-squares one).\n\n"

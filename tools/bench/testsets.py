@@ -22,6 +22,9 @@ VAL_SET = BuildMocapConfig(split="val", views=4, fps=30.0, seed=54321, noise=Noi
 SHIFTED_TEST_SET = BuildMocapConfig(split="test", views=4, fps=30.0, seed=24680, noise=NoiseConfig(level=0.5),
                                     cameras=VirtualCameraConfig(height_m=(2.6, 3.4), hfov_deg=(85.0, 100.0)))
 
+SHIFTED_VAL_SET = BuildMocapConfig(split="val", views=4, fps=30.0, seed=13579, noise=NoiseConfig(level=0.5),
+                                   cameras=SHIFTED_TEST_SET.cameras)
+
 
 def _cached(cfg: BuildMocapConfig, data_dir=None) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -42,3 +45,7 @@ def val_set(data_dir=None) -> Path:
 
 def shifted_test_set(data_dir=None) -> Path:
     return _cached(SHIFTED_TEST_SET, data_dir)
+
+
+def shifted_val_set(data_dir=None) -> Path:
+    return _cached(SHIFTED_VAL_SET, data_dir)
