@@ -231,8 +231,23 @@ def _solve_chunk(pose3d_net: Tensor, kp2d_px: Tensor, conf: Tensor, K: Tensor, d
     return assemble().detach(), root.detach()
 
 
-def _median_reproj(pose_cam: np.ndarray, kp2d_px: np.ndarray, conf: np.ndarray, K, dist) -> float:
-    px = project_camera(torch.from_numpy(pose_cam), torch.from_numpy(K), dist).numpy()
+def closed_form_root(pose3d_cam_m: np.ndarray, kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray,
+                     dist: np.ndarray | None = None, min_joints: int = 4) -> np.ndarray | None:
+    """``(T, 3)`` the root that places a root-relative pose ``(T, J, 3)`` on its 2D (:func:`solve_root`, unsolved
+    frames interpolated), or None when no frame can be solved: the network's own placement, without ISO."""
+    t = lambda a: torch.as_tensor(np.asarray(a, np.float64))  # noqa: E731
+    rays = _pixels_to_rays(t(kp2d_px), t(K), None if dist is None else t(dist))
+    root, ok = solve_root(t(pose3d_cam_m), rays, t(conf), min_joints)
+    return fill_roots(root, ok).numpy() if ok.any() else None
+
+
+def median_reprojection_px(pose3d_cam_m: np.ndarray, root_cam_m: np.ndarray, kp2d_px: np.ndarray, conf: np.ndarray,
+                           K: np.ndarray, dist: np.ndarray | None = None) -> float:
+    """Median pixel distance between the placed pose ``(T, J, 3) + (T, 3)`` projected and the 2D, over joints
+    with confidence > 0 in front of the camera (NaN if none)."""
+    pose_cam = np.asarray(pose3d_cam_m, np.float64) + np.asarray(root_cam_m, np.float64)[:, None]
+    px = project_camera(torch.from_numpy(pose_cam), torch.from_numpy(np.asarray(K, np.float64)),
+                        None if dist is None else torch.as_tensor(np.asarray(dist, np.float64))).numpy()
     seen = (conf > 0) & (pose_cam[..., 2] > MIN_DEPTH_M)
     return float(np.median(np.linalg.norm(px - kp2d_px, axis=-1)[seen])) if seen.any() else float("nan")
 
@@ -299,11 +314,9 @@ def optimise(pose3d_cam_m: np.ndarray, kp2d_px: np.ndarray, conf: np.ndarray, K:
     root /= weight[:, None]
     pose -= pose[:, ROOT : ROOT + 1]
 
-    root_before, ok = solve_root(torch.from_numpy(pose3d_cam_m), _pixels_to_rays(torch.from_numpy(kp2d_px), K_t, dist_t),
-                                 torch.from_numpy(conf), cfg.min_joints)
-    root_before = fill_roots(root_before, ok).numpy() if ok.any() else root
-    before = _median_reproj(pose3d_cam_m + root_before[:, None], kp2d_px, conf, K, dist_t)
-    after = _median_reproj(pose + root[:, None], kp2d_px, conf, K, dist_t)
+    root_before = closed_form_root(pose3d_cam_m, kp2d_px, conf, K, dist, cfg.min_joints)
+    before = median_reprojection_px(pose3d_cam_m, root if root_before is None else root_before, kp2d_px, conf, K, dist)
+    after = median_reprojection_px(pose, root, kp2d_px, conf, K, dist)
     log.info("ISO: median reprojection error %.1f px -> %.1f px over %d frames", before, after, T)
     return IsoResult(pose.astype(np.float32), root.astype(np.float32), K, None if dist is None else
                      np.asarray(dist, np.float64), before, after)

@@ -23,6 +23,7 @@ def scene(pose2sim_demo):
 
 
 def _reprojection_px(r):
+    """Projected with the exported camera alone, as a user of the file would."""
     px = project_camera(torch.from_numpy((r.pose3d_cam_m + r.root_cam_m[:, None]).astype(np.float64)),
                         torch.from_numpy(r.camera_K),
                         None if r.camera_dist is None else torch.from_numpy(r.camera_dist)).numpy()

@@ -387,7 +387,7 @@ def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool =
         score = entry.get("label_mpjpe_mm", entry["train"]["label"])
         run.history.append(entry)
         log.info("epoch %d: %s", epoch + 1, json.dumps({k: v for k, v in entry.items() if k != "train"}))
-        save_epoch(run, model, cfg, epoch, entry.get("label_mpjpe_mm", entry["train"]["label"]))
+        save_epoch(run, model, cfg, epoch, score)
     if not run.history:
         raise InputError(f"nothing to train: optim.epochs={cfg.optim.epochs}")
     return run.history[-1]

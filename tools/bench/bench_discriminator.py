@@ -133,8 +133,10 @@ def main() -> None:
     adv_judge, _ = load_discriminator(arms["with discriminator"])
     real = judge_frames(adv_judge, truth)
     fake = judge_frames(adv_judge, preds["with discriminator"]["noisy + 30% masked"])
-    acc_rows.append(["adversarial run's own discriminator vs its lifter", 0.5 * ((real > 0).mean() + (fake <= 0).mean()),
-                     (real > 0).mean(), (fake <= 0).mean(), "", "", "", ""])
+    f3 = lambda x: f"{x:.3f}"  # noqa: E731
+    acc_rows.append(["adversarial run's own discriminator vs its lifter",
+                     *map(f3, (0.5 * ((real > 0).mean() + (fake <= 0).mean()), (real > 0).mean(), (fake <= 0).mean())),
+                     "", "", "", ""])
     scorer = args.scorer or (DEFAULT_DISCRIMINATOR if DEFAULT_DISCRIMINATOR.is_file()
                              else ROOT / "runs" / "pose_discriminator" / "best.pt")
     judge, _ = load_discriminator(scorer)
@@ -143,8 +145,8 @@ def main() -> None:
     fake = scores["shipped lifter"]
     sig = lambda x: float((1 / (1 + np.exp(-x))).mean())  # noqa: E731
     acc_rows.append([f"scorer `{scorer.relative_to(ROOT) if scorer.is_relative_to(ROOT) else scorer}` vs the shipped lifter",
-                     0.5 * ((real > 0).mean() + (fake <= 0).mean()), (real > 0).mean(), (fake <= 0).mean(), sig(real),
-                     *(sig(scores[n]) for n in lifters)])
+                     *map(f3, (0.5 * ((real > 0).mean() + (fake <= 0).mean()), (real > 0).mean(), (fake <= 0).mean(),
+                               sig(real), *(sig(scores[n]) for n in lifters)))])
     body = (
         f"Lifters: configs/tcn_baseline_81.yaml trained {args.epochs} epochs x {args.frames} windows (runs of 4 "
         f"frames), same seed and data, with and without the adversarial term (weight {args.weight:g}); the shipped "
@@ -154,7 +156,9 @@ def main() -> None:
         + table(["lifter", "MPJPE noisy+masked", "P-MPJPE noisy+masked", "MPJPE clean", "P-MPJPE clean",
                  "MPJVE noisy+masked", "bone-length std mm", "angle violations %", "foot skating mm/frame"], rows)
         + "\n\nDiscriminator accuracy on the same frames (real: the mocap; fake: the lifter's 3D from noisy + 30% "
-        "masked 2D), and the scorer's mean plausibility (probability of real) per source.\n\n"
+        "masked 2D), and the scorer's mean plausibility (probability of real) per source. The scorer was trained "
+        "against corrupted mocap, never against a lifter, so its 'fake judged fake' is the share of the shipped "
+        "lifter's frames it finds implausible.\n\n"
         + table(["discriminator", "accuracy", "real judged real", "fake judged fake", "score: mocap",
                  *(f"score: {n}" for n in lifters)], acc_rows)
         + (f"\n\n{args.note}" if args.note else "")

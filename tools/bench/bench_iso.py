@@ -38,7 +38,7 @@ from lift3d.codec import root_relative  # noqa: E402
 from lift3d.data.mocap_h5 import read_multiview_h5  # noqa: E402
 from lift3d.evaluate import mask_joints  # noqa: E402
 from lift3d.infer import infer, lift_sequence  # noqa: E402
-from lift3d.iso import IsoConfig, optimise  # noqa: E402
+from lift3d.iso import IsoConfig, closed_form_root, median_reprojection_px, optimise  # noqa: E402
 from lift3d.metrics import mpjve, p_mpjpe  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
 
@@ -89,35 +89,16 @@ def pose2sim(cfg: IsoConfig) -> dict:
         K, dist = cams.K[v].numpy(), cams.dist[v].numpy()
         plain = infer(kp)
         h = kp.to_h36m()
-        closed = optimise(plain.pose3d_cam_m, h.kp2d_px, h.conf, K, kp.fps, IsoConfig(iterations=1), dist=dist)
+        closed = closed_form_root(plain.pose3d_cam_m, h.kp2d_px, h.conf, K, dist)
         placed = infer(kp, iso=cfg, camera_K=K, camera_dist=dist)
         pelvis = ref[:, hips].mean(axis=1)  # (T, 3) the reference's mid-hips in this camera
         ref_t = torch.from_numpy(ref)
-        for key, pose, reproj, root in (
-                ("net", plain.pose3d_cam_m, closed.reproj_px_before, _closed_root(plain.pose3d_cam_m, h, K, dist, kp.fps)),
-                ("iso", placed.pose3d_cam_m, placed_reproj(placed), placed.root_cam_m)):
+        for key, pose, root in (("net", plain.pose3d_cam_m, closed), ("iso", placed.pose3d_cam_m, placed.root_cam_m)):
+            reproj = median_reprojection_px(pose, root, h.kp2d_px, h.conf, K, dist)
             pm = 1000 * float(p_mpjpe(torch.from_numpy(pose[:, joints].astype(np.float64)), ref_t).mean())
             place = 1000 * float(np.median(np.linalg.norm(root - pelvis, axis=-1)))
             out[key].append((pm, place, reproj, float(np.median(np.linalg.norm(pelvis, axis=-1)))))
     return out
-
-
-def _closed_root(pose, h, K, dist, fps) -> np.ndarray:
-    """The network's pose placed by the closed-form root alone (ISO with no iterations that change it)."""
-    from lift3d.iso import _pixels_to_rays, fill_roots, solve_root
-
-    rays = _pixels_to_rays(torch.from_numpy(h.kp2d_px.astype(np.float64)), torch.from_numpy(K.astype(np.float64)),
-                           torch.from_numpy(dist.astype(np.float64)))
-    root, ok = solve_root(torch.from_numpy(pose.astype(np.float64)), rays, torch.from_numpy(h.conf.astype(np.float64)))
-    return fill_roots(root, ok).numpy()
-
-
-def placed_reproj(r) -> float:
-    from lift3d.geometry.camera import project_camera
-
-    px = project_camera(torch.from_numpy((r.pose3d_cam_m + r.root_cam_m[:, None]).astype(np.float64)),
-                        torch.from_numpy(r.camera_K), torch.from_numpy(r.camera_dist)).numpy()
-    return float(np.median(np.linalg.norm(px - r.kp2d_px, axis=-1)[r.conf > 0]))
 
 
 def cost_ms_per_frame(path: Path, model, codec, cfg: IsoConfig, threads: int, frames: int = 600) -> float:
