@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +44,19 @@ from lift3d.metrics import mpjve, p_mpjpe  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
 
 
-def mocap_condition(path: Path, input_2d: str, masks: tuple[float, ...], model, codec, cfg: IsoConfig, window: int,
-                    seed: int = 0) -> dict:
-    """Errors with and without ISO over one window of one view of every sequence of ``path``."""
+def mocap_condition(path: Path, input_2d: str, masks: tuple[float, ...], cfg: IsoConfig, window: int,
+                    seq_step: int = 1, seed: int = 0) -> dict:
+    """Errors with and without ISO over one window of one view of every ``seq_step``-th sequence of ``path``
+    (sequence i from camera i mod 4). One thread; the conditions run in parallel processes."""
+    torch.set_num_threads(1)
+    model, codec, _ = load_lifter(None)
     rng = np.random.default_rng(seed)
     sums = {k: 0.0 for k in ("net", "iso", "net_p", "iso_p", "net_v", "iso_v")}
     frames, vframes, reproj = 0, 0, {"net": [], "iso": []}
     seqs = read_multiview_h5(path)
     for i, s in enumerate(tqdm(seqs, desc=f"iso {path.stem} {input_2d} {masks}", unit="seq")):
+        if i % seq_step:
+            continue
         v = i % s.num_views
         kp = s.kp2d_clean_px[v] if input_2d == "clean" else s.kp2d_px[v]
         conf = np.ones(s.conf[v].shape, np.float32) if input_2d == "clean" else s.conf[v]
@@ -114,7 +120,9 @@ def cost_ms_per_frame(path: Path, model, codec, cfg: IsoConfig, threads: int, fr
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--window", type=int, default=80, help="frames per sequence given to ISO")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="threads of the Pose2Sim part and the cost's first row")
+    ap.add_argument("--seq-step", type=int, default=1, help="every n-th test sequence")
+    ap.add_argument("--jobs", type=int, default=2, help="mocap conditions run in this many processes at once")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -124,7 +132,10 @@ def main() -> None:
             ("in-domain, noisy", test_set(), "noisy", (0.0,)),
             ("in-domain, noisy + 30% masked", test_set(), "noisy", (0.3,)),
             ("shifted: high wide cameras, noise 0.5, 30-50% masked", shifted_test_set(), "noisy", (0.3, 0.4, 0.5))]
-    res = {name: mocap_condition(path, inp, masks, model, codec, cfg, args.window) for name, path, inp, masks in sets}
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {name: pool.submit(mocap_condition, path, inp, masks, cfg, args.window, args.seq_step)
+                   for name, path, inp, masks in sets}
+        res = {name: f.result() for name, f in futures.items()}
     rows = []
     for name, r in res.items():
         n, i = r["net"], r["iso"]
@@ -144,7 +155,8 @@ def main() -> None:
     body = (
         f"Shipped lifter `{DEFAULT_LIFTER.name}`, ISO with the default settings (`configs/iso.yaml`: "
         f"{cfg.iterations} L-BFGS iterations, weights reprojection {cfg.reprojection:g}, prior {cfg.prior:g}, "
-        f"bone {cfg.bone:g}, smooth {cfg.smooth:g}, rotate {cfg.rotate}). Held-out subjects, each sequence from one of its cameras, ISO on "
+        f"bone {cfg.bone:g}, smooth {cfg.smooth:g}, rotate {cfg.rotate}). Held-out subjects, "
+        f"{ {1: 'every', 2: 'every second'}.get(args.seq_step, f'every {args.seq_step}th') } sequence from one of its cameras, ISO on "
         f"the {args.window} frames at its middle (the lifter sees the whole sequence); the camera's intrinsics. mm, "
         "root-relative, camera frame; reprojection: median px over confident joints (without ISO the root is the "
         "closed-form least-squares one).\n\n"
