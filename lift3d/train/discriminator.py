@@ -33,11 +33,12 @@ from torch import Tensor
 from torch.nn.functional import binary_cross_entropy_with_logits as bce
 
 from lift3d.checkpoint import load_lifter
-from lift3d.codec import Pose2DCodec, flip_pose3d
+from lift3d.codec import flip_pose3d, root_relative
 from lift3d.errors import ConfigError, InputError
 from lift3d.models.discriminator import DiscriminatorConfig, PoseDiscriminator
 from lift3d.skeletons import H36M17
-from lift3d.train.data import DataConfig, load_split, render_take, take_rng_stream
+from lift3d.infer import lift_sequence
+from lift3d.train.data import DataConfig, load_split, render_views, take_rng_stream
 from lift3d.train.trainer import VAL_STREAM, OptimConfig, open_run, save_epoch
 
 log = logging.getLogger(__name__)
@@ -136,16 +137,15 @@ def corrupt(real: Tensor, rng: np.random.Generator, min_span: int = 4) -> tuple[
 @torch.no_grad()
 def sequences(clips, cfg: ScorerTrainConfig, lifter, codec, rng_of, views: int, **render) -> list[tuple]:
     """``[(real (T, J, 3), lifted (T, J, 3) or None), ...]`` for every view of every clip: the mocap in the
-    view's camera frame, root-relative, and with ``lifter`` its 3D from the view's detector-like 2D."""
+    view's camera frame, root-relative, and with ``lifter`` (and its ``codec``) its 3D from the view's
+    detector-like 2D."""
     out = []
     for clip in clips:
-        for feats, target in render_take(clip, cfg.data, codec, rng_of(clip), views, **render):
-            if len(target) < cfg.window:
+        for kp, conf, _, cam in render_views(clip, cfg.data, rng_of(clip), views, **render):
+            if len(cam) < cfg.window:
                 continue
-            pred = None
-            if lifter is not None:
-                pred = Pose2DCodec.decode(lifter.predict_sequence(torch.from_numpy(feats)[None], chunk=4096)[0]).float()
-            out.append((torch.from_numpy(target), pred))
+            pred = None if lifter is None else lift_sequence(kp, conf, lifter, codec)
+            out.append((torch.from_numpy(root_relative(cam).astype(np.float32)), pred))
     return out
 
 
@@ -197,8 +197,7 @@ def train_scorer(cfg: ScorerTrainConfig, *, restart: bool = False, data_dir=None
     torch.manual_seed(cfg.seed)
     model = PoseDiscriminator(cfg.model)
     run = open_run(cfg, model, restart=restart, best_key="best_error")
-    lifter, lifter_id = None, None
-    _, codec, _ = load_lifter(None)  # the 2D codec of the renderings (only a lifter reads them)
+    lifter, codec, lifter_id = None, None, None
     if cfg.negatives == "lifter":
         lifter, codec, ckpt = load_lifter(None if cfg.lifter == "default" else cfg.lifter)
         if ckpt["kind"] != "tcn":

@@ -107,13 +107,12 @@ def main() -> None:
         model, codec, _ = load_lifter(ck)
         out = {}
         for cond in ("noisy + 30% masked", "clean"):
-            ps, k = [], 0
+            ps = []
             for i, s in enumerate(tqdm(seqs, desc=f"{name}, {cond}", unit="seq")):
                 for v in range(s.num_views):
                     kp = s.kp2d_px[v] if cond != "clean" else s.kp2d_clean_px[v]
                     conf = masks[(i, v)] if cond != "clean" else np.ones(s.conf[v].shape, np.float32)
                     ps.append(lift_sequence(kp, conf, model, codec).numpy().astype(np.float64))
-                    k += 1
             out[cond] = ps
         preds[name] = out
         acc = []
