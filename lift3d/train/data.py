@@ -149,22 +149,17 @@ class WindowSet:
 
     def pair_indices(self, rng: np.random.Generator, limit: int = 0) -> np.ndarray:
         """Shuffled frame indices ``i`` such that ``i`` and ``i + 1`` are in the same sequence (velocity pairs)."""
-        ok = (self.seq_of_frame[:-1] == self.seq_of_frame[1:]).numpy()
-        idx = np.flatnonzero(ok)[::2]  # every frame in about one pair
-        rng.shuffle(idx)
-        return idx[:limit] if limit else idx
+        return self.run_indices(rng, 2, limit)
 
     def run_indices(self, rng: np.random.Generator, n: int, limit: int = 0) -> np.ndarray:
-        """Shuffled frame indices ``i`` such that ``i ... i + n - 1`` are in one sequence, about one run per
-        ``n`` frames; ``n = 2`` is exactly :meth:`pair_indices`."""
-        if n == 2:
-            return self.pair_indices(rng, limit)
+        """Shuffled frame indices ``i`` such that ``i ... i + n - 1`` are in one sequence (frames of a sequence
+        are contiguous, so its first and last frame decide), about one run per ``n`` frames."""
         if n < 2:
             raise ValueError(f"runs need at least 2 frames, got {n}")
         seq = self.seq_of_frame.numpy()
-        ok = np.flatnonzero(seq[: len(seq) - n + 1] == seq[n - 1 :])[::n]
-        rng.shuffle(ok)
-        return ok[:limit] if limit else ok
+        idx = np.flatnonzero(seq[: len(seq) - n + 1] == seq[n - 1 :])[::n]
+        rng.shuffle(idx)
+        return idx[:limit] if limit else idx
 
     def windows(self, frame_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B,)`` frame indices -> inputs ``(B, R, J, 3)`` and targets ``(B, J, 3)``."""
