@@ -194,6 +194,17 @@ def person_size_px(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, min_joi
     return np.where(np.isfinite(size), size, fallback)
 
 
+def _prepared(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, dist, min_joints: int):
+    """The 2D as ISO and test-time tuning read it: ``(kp2d_px, conf, size_px)`` float64 NumPy (confidence clipped to
+    [0, 1], missing joints at 0 px) and the camera as float64 tensors ``(K, dist or None)``."""
+    conf = np.clip(np.asarray(conf, np.float64), 0.0, 1.0)
+    kp2d_px = np.where(conf[..., None] > 0, np.asarray(kp2d_px, np.float64), 0.0)
+    K = np.asarray(K, np.float64)
+    size = person_size_px(kp2d_px, conf, K, min_joints)  # (T,)
+    dist_t = None if dist is None else torch.as_tensor(np.asarray(dist, np.float64))
+    return kp2d_px, conf, size, torch.from_numpy(K), dist_t
+
+
 def _weighted(terms: dict[str, Tensor], cfg: IsoConfig) -> Tensor:
     """The one place ISO's terms are weighted and summed."""
     return sum(getattr(cfg, name) * value for name, value in terms.items())
@@ -285,11 +296,7 @@ def optimise(pose3d_cam_m: np.ndarray, kp2d_px: np.ndarray, conf: np.ndarray, K:
         raise InputError(f"intrinsics must be a finite (3, 3) matrix with positive focal lengths, got {K.tolist()}")
     if not fps > 0:
         raise InputError(f"fps must be > 0, got {fps}")
-    conf = np.clip(conf, 0.0, 1.0)
-    kp2d_px = np.where(conf[..., None] > 0, kp2d_px, 0.0)
-    size = person_size_px(kp2d_px, conf, K, cfg.min_joints)  # (T,)
-    dist_t = None if dist is None else torch.as_tensor(np.asarray(dist, np.float64))
-    K_t = torch.from_numpy(K)
+    kp2d_px, conf, size, K_t, dist_t = _prepared(kp2d_px, conf, K, dist, cfg.min_joints)
 
     pose = np.zeros_like(pose3d_cam_m)
     root = np.zeros((T, 3))
@@ -339,14 +346,10 @@ def tune_lifter(model, codec, kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarr
     tuned = copy.deepcopy(model).to(device).eval()
     if cfg.tune_steps == 0:
         return tuned
-    conf = np.clip(np.asarray(conf, np.float64), 0.0, 1.0)
-    kp2d_px = np.where(conf[..., None] > 0, np.asarray(kp2d_px, np.float64), 0.0)
+    kp2d_px, conf, size, K_t, dist_t = _prepared(kp2d_px, conf, K, dist, cfg.min_joints)
     feats = torch.from_numpy(codec.encode(kp2d_px, conf))[None].to(device)  # (1, T, J, 3)
-    kp_t, conf_t = torch.from_numpy(kp2d_px), torch.from_numpy(conf)
-    K_t = torch.from_numpy(np.asarray(K, np.float64))
-    dist_t = None if dist is None else torch.as_tensor(np.asarray(dist, np.float64))
+    kp_t, conf_t, size = torch.from_numpy(kp2d_px), torch.from_numpy(conf), torch.from_numpy(size)
     rays = _pixels_to_rays(kp_t, K_t, dist_t)
-    size = torch.from_numpy(person_size_px(kp2d_px, conf, np.asarray(K), cfg.min_joints))
     with torch.no_grad():
         net0 = Pose2DCodec.decode(tuned.predict_sequence(feats)[0]).double().cpu()  # (T, J, 3)
     bones0 = bone_lengths(net0, skeleton).median(dim=0).values
