@@ -34,7 +34,7 @@ def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> 
 
 
 @torch.no_grad()
-def evaluate_file(
+def predict_views(
     data: str | Path,
     checkpoint: str | Path | None = None,
     *,
@@ -46,13 +46,11 @@ def evaluate_file(
     fuse_with: str | Path | None = None,
     fuse_weight: float = FUSE_WEIGHT,
     frame_step: int = 1,
-) -> dict:
-    """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
-
-    ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
-    averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
-    then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
-    """
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[dict], str]:
+    """A lifter's 3D for every view of every sequence of ``data``, as :func:`evaluate_file` scores it:
+    ``(pairs, names, checkpoint_id)``, with ``pairs`` a ``(prediction, target)`` of root-relative camera-frame
+    metres ``(T, J, 3)`` (float64) per view, and ``names`` its sequence, view and subject. The joints masked
+    depend only on ``seed``, ``mask`` and the file, so two lifters called alike see the same 2D."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
@@ -87,6 +85,31 @@ def evaluate_file(
             names.append({"sequence": s.name, "view": v, "subject": s.attrs.get("subject")})
     if not results:
         raise InputError("no sequences to evaluate", data)
+    return results, names, checkpoint_id(model.state_dict())
+
+
+def evaluate_file(
+    data: str | Path,
+    checkpoint: str | Path | None = None,
+    *,
+    input_2d: Literal["clean", "noisy"] = "noisy",
+    mask: float = 0.0,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+    fuse_with: str | Path | None = None,
+    fuse_weight: float = FUSE_WEIGHT,
+    frame_step: int = 1,
+) -> dict:
+    """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
+
+    ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
+    averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
+    then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
+    """
+    results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
+                                            device=device, progress=progress, fuse_with=fuse_with,
+                                            fuse_weight=fuse_weight, frame_step=frame_step)
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
@@ -97,11 +120,11 @@ def evaluate_file(
     return {
         **summary,
         "checkpoint": str(checkpoint if checkpoint is not None else DEFAULT_LIFTER),
-        "checkpoint_id": checkpoint_id(model.state_dict()),
+        "checkpoint_id": ckpt_id,
         "data": str(data),
         "input_2d": input_2d,
         "mask": mask,
-        **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if partner is not None else {}),
+        **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if fuse_with is not None else {}),
         "frame_step": frame_step,
         "per_sequence": per_seq,
     }

@@ -132,9 +132,10 @@ def test_fusion_and_frame_step(runs, shared_data, tmp_path, monkeypatch):
     from lift3d.data.build_mocap import BuildMocapConfig, build_mocap_dataset
     from lift3d.data.mocap_h5 import read_multiview_h5
     from lift3d.data.noise_2d import NoiseConfig
-    from lift3d.evaluate import evaluate_file
+    from lift3d.evaluate import evaluate_file, predict_views
     from lift3d.infer import infer
     from lift3d.io.kp2d import Keypoints2D, write_kp2d_h5
+    from lift3d.metrics import evaluate_sequences
     from lift3d.cli.main import main
 
     ckpt = runs[0] / "full" / "best.pt"
@@ -148,8 +149,14 @@ def test_fusion_and_frame_step(runs, shared_data, tmp_path, monkeypatch):
     for w, alone in ((0.0, vol), (1.0, tcn)):
         res = evaluate_file(data, ckpt, fuse_with="default", fuse_weight=w, frame_step=7)
         assert res["mpjpe_mm"] == pytest.approx(alone["mpjpe_mm"], rel=1e-5)
-    half = evaluate_file(data, ckpt, fuse_with="default", fuse_weight=0.5, frame_step=7)
+    half = evaluate_file(data, ckpt, fuse_with="default", fuse_weight=0.5, frame_step=7, mask=0.3)
     assert half["fused_with"] == "default" and half["mpjpe_mm"] not in (vol["mpjpe_mm"], tcn["mpjpe_mm"])
+    # predict_views masks the same joints for both lifters, so their predictions mix into the fused result
+    vol_pairs, names, _ = predict_views(data, ckpt, frame_step=7, mask=0.3)
+    tcn_pairs, _, _ = predict_views(data, None, frame_step=7, mask=0.3)
+    assert len(names) == len(vol_pairs) == len(tcn_pairs) and names[0]["view"] == 0
+    mixed = [(0.5 * t + 0.5 * v, target) for (t, target), (v, _) in zip(tcn_pairs, vol_pairs)]
+    assert evaluate_sequences(mixed)["mpjpe_mm"] == pytest.approx(half["mpjpe_mm"], rel=1e-5)
     with pytest.raises(InputError, match="fusion"):
         evaluate_file(data, DEFAULT_LIFTER, fuse_with="default")
 

@@ -7,7 +7,9 @@ The fusion weight (the temporal lifter's share, :func:`lift3d.infer.fuse`) is ch
 averaged over the three 2D conditions; then the shipped temporal lifter alone, the Pose-ResNet alone and the
 fusion at that weight are evaluated on the held-out test set, the same frames for all (every
 ``--frame-step``-th frame; the temporal lifter sees whole sequences). Writes the section ``posresnet_fusion``
-of BENCHMARKS.md, with the ratios to the temporal lifter alone.
+of BENCHMARKS.md, with the ratios to the temporal lifter alone. Each lifter runs once per split and condition
+(:func:`lift3d.evaluate.predict_views`, the same masked joints for both); the weights 0, 0.1, ..., 1 are mixed
+from those predictions.
 """
 
 from __future__ import annotations
@@ -25,14 +27,27 @@ from report import table, write_section  # noqa: E402
 from testsets import CONDITIONS, test_set, val_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter  # noqa: E402
-from lift3d.evaluate import evaluate_file  # noqa: E402
+from lift3d.evaluate import predict_views  # noqa: E402
+from lift3d.infer import fuse  # noqa: E402
+from lift3d.metrics import evaluate_sequences  # noqa: E402
 
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def conditions(data: Path, checkpoint: Path, step: int, **fusion) -> dict:
-    return {c: evaluate_file(data, checkpoint, input_2d=inp, mask=m, frame_step=step, **fusion)
-            for c, inp, m in CONDITIONS}
+def lifted(data: Path, checkpoint: Path | None, step: int) -> dict:
+    """Per condition, the lifter's ``(prediction, target)`` pairs over every view of ``data``."""
+    return {c: predict_views(data, checkpoint, input_2d=inp, mask=m, frame_step=step)[0] for c, inp, m in CONDITIONS}
+
+
+def mixed(temporal: dict, per_frame: dict, weight: float) -> dict:
+    """Metrics per condition of :func:`lift3d.infer.fuse` at ``weight`` over the same views and frames (the same
+    masked joints: :func:`lift3d.evaluate.predict_views` masks by seed)."""
+    out = {}
+    for c, pairs in temporal.items():
+        fused = [(torch.from_numpy(fuse(t.numpy(), p.numpy(), weight)).double(), target)
+                 for (t, target), (p, _) in zip(pairs, per_frame[c])]
+        out[c] = evaluate_sequences(fused)
+    return out
 
 
 def main() -> None:
@@ -46,19 +61,18 @@ def main() -> None:
     _, _, ckpt = load_lifter(args.checkpoint)
     if ckpt["kind"] != "posresnet":
         sys.exit(f"{args.checkpoint}: not a Pose-ResNet checkpoint ({ckpt['kind']})")
-    val = val_set()
-    on_val = {w: conditions(val, args.checkpoint, args.frame_step, fuse_with="default", fuse_weight=w) for w in WEIGHTS}
-    score = {w: float(np.mean([r[c]["mpjpe_mm"] for c, _, _ in CONDITIONS])) for w, r in on_val.items()}
+    val_t, val_p = lifted(val_set(), None, args.frame_step), lifted(val_set(), args.checkpoint, args.frame_step)
+    score = {w: float(np.mean([r["mpjpe_mm"] for r in mixed(val_t, val_p, w).values()])) for w in WEIGHTS}
     best = min(score, key=score.get)
     print("val MPJPE by weight:", {w: round(v, 1) for w, v in score.items()}, "-> chosen", best)
 
-    test = test_set()
+    test_t, test_p = lifted(test_set(), None, args.frame_step), lifted(test_set(), args.checkpoint, args.frame_step)
     res = {
-        f"temporal lifter alone ({DEFAULT_LIFTER.name})": conditions(test, DEFAULT_LIFTER, args.frame_step),
-        f"Pose-ResNet alone ({args.checkpoint.name})": conditions(test, args.checkpoint, args.frame_step),
-        f"fused, temporal share {best:g}": conditions(test, args.checkpoint, args.frame_step, fuse_with="default",
-                                                      fuse_weight=best),
+        f"temporal lifter alone ({DEFAULT_LIFTER.name})": mixed(test_t, test_p, 1.0),
+        f"Pose-ResNet alone ({args.checkpoint.name})": mixed(test_t, test_p, 0.0),
+        f"fused, temporal share {best:g}": mixed(test_t, test_p, best),
     }
+    ckpt_id = checkpoint_id(load_lifter(args.checkpoint)[0].state_dict())
     base = next(iter(res.values()))
     rows = [[name, *(r[c]["mpjpe_mm"] for c, _, _ in CONDITIONS), *(r[c]["p_mpjpe_mm"] for c, _, _ in CONDITIONS),
              *(f"{r[c]['mpjpe_mm'] / base[c]['mpjpe_mm']:.3f}" for c, _, _ in CONDITIONS)] for name, r in res.items()]
@@ -67,7 +81,7 @@ def main() -> None:
     fused = res[f"fused, temporal share {best:g}"]
     helps = all(fused[c]["mpjpe_mm"] < base[c]["mpjpe_mm"] for c, _, _ in CONDITIONS)
     body = (
-        f"Pose-ResNet `{args.checkpoint}` (id {checkpoint_id(load_lifter(args.checkpoint)[0].state_dict())}) fused "
+        f"Pose-ResNet `{args.checkpoint}` (id {ckpt_id}) fused "
         f"with the shipped temporal lifter by a weighted average of their root-relative 3D. Weight (the temporal "
         f"lifter's share) chosen on the val split, mean MPJPE over the three conditions: "
         + ", ".join(f"{w:g}: {v:.1f} mm" for w, v in score.items())
