@@ -49,12 +49,14 @@ OUT = ROOT / "runs" / "bench_selfsup_real"
 CAMS = ("cam01", "cam02", "cam03", "cam04")
 
 
-def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joints: list[int]) -> list[float]:
+def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joints: list[int],
+                **options) -> list[float]:
     """Monocular P-MPJPE (mm) of each view against the reference in that camera's frame (any lifter
-    :func:`lift3d.infer.infer` takes; one with image input reads the crops from the tracked video)."""
+    :func:`lift3d.infer.infer` takes, with its keyword ``options``; one with image input reads the crops from
+    the tracked video)."""
     out = []
     for kp, ref in zip(tracks, ref_cam):
-        pred = infer(kp, checkpoint).pose3d_cam_m[:, joints].astype(np.float64)  # (T, 12, 3)
+        pred = infer(kp, checkpoint, **options).pose3d_cam_m[:, joints].astype(np.float64)  # (T, 12, 3)
         out.append(1000 * float(p_mpjpe(torch.from_numpy(pred), torch.from_numpy(ref)).mean()))
     return out
 
