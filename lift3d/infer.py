@@ -134,7 +134,7 @@ def guess_camera(kp: Keypoints2D) -> np.ndarray:
 
 @torch.no_grad()
 def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model, codec, device: str = "cpu",
-                    batch: int = 256, *, video: str | os.PathLike | None = None,
+                    batch: int = 64, *, video: str | os.PathLike | None = None,
                     frame_index: np.ndarray | None = None) -> np.ndarray:
     """Pose-ResNet, frame by frame: H36M-17 2D ``(T, 17, 2)`` px, ``(T, 17)`` and intrinsics ``(3, 3)`` (or one
     per frame, ``(T, 3, 3)``) -> ``(T, 17, 3)`` root-relative camera-frame metres. Runs the model as it is (call
@@ -195,9 +195,10 @@ def fuse(temporal: np.ndarray, per_frame: np.ndarray, weight: float) -> np.ndarr
     return (weight * temporal + (1.0 - weight) * per_frame).astype(np.float32)
 
 
-FUSE_WEIGHT = 0.5
-"""Default share of the temporal lifter when fusing (``lift3d infer --fuse``): an even average.
-``tools/bench/bench_fusion.py`` picks the best weight for a checkpoint on the val split."""
+FUSE_WEIGHT = 0.7
+"""Default share of the temporal lifter when fusing (``lift3d infer --fuse``): the weight
+``tools/bench/bench_fusion.py`` chose on the val split for the shipped Pose-ResNet and temporal lifter
+(BENCHMARKS.md ``posresnet_fusion``); rerun it for other checkpoints."""
 
 
 def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_path=None, device: str = "cpu"):
@@ -242,8 +243,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     video), whose frame ``t`` is the 2D's frame ``t``.
 
     ``iso`` runs inference-stage optimisation on the lifter's 3D (:func:`lift3d.iso.optimise`; with
-    ``iso.tune_steps`` a temporal lifter is first fine-tuned on the sequence, :func:`lift3d.iso.tune_lifter`)
-    and places the person in the scene (``root_cam_m``). ``camera_K`` (and ``camera_dist``) are the camera's
+    ``iso.tune_steps`` the temporal lifter, or the one fused with a Pose-ResNet, is first fine-tuned on the
+    sequence, :func:`lift3d.iso.tune_lifter`) and places the person in the scene (``root_cam_m``). ``camera_K`` (and ``camera_dist``) are the camera's
     intrinsics, default :func:`guess_camera`; the volumetric lifter uses them too.
 
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
@@ -265,23 +266,28 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError(f"camera intrinsics must be a finite 3x3 matrix, got shape {K.shape}")
     partner = None if fuse_with is None else load_fusion_partner(fuse_with, ckpt["kind"], checkpoint, device)
     ident = checkpoint_id(model.state_dict())
+    tune = iso is not None and iso.tune_steps > 0
+
+    def temporal(tm, tc, fps: float):
+        """The temporal lifter's 3D, after test-time fine-tuning on this sequence when ``iso`` asks for it."""
+        if tune:
+            tm = tune_lifter(tm, tc, *at_model_fps(h, fps), K, fps, iso, dist=camera_dist, device=device)
+        return lift(h, tm, tc, fps, device)
+
     if ckpt["kind"] == "posresnet":
-        if iso is not None and iso.tune_steps > 0:
-            raise InputError("test-time fine-tuning (iso tune_steps) works on a temporal lifter, not a Pose-ResNet",
-                             checkpoint)
+        if tune and partner is None:
+            raise InputError("test-time fine-tuning (iso tune_steps) works on a temporal lifter, not a Pose-ResNet "
+                             "alone (fuse one in with --fuse, and that one is fine-tuned)", checkpoint)
         if video is None and codec.image and kp.source and is_video(kp.source):
             video = kp.source
         pose = lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video)
         if partner is not None:
             tm, tc, tck = partner
-            pose = fuse(lift(h, tm, tc, float(tck["fps"]), device), pose, fuse_weight)
-            ident = f"{ident}+{checkpoint_id(tm.state_dict())}"
+            pose = fuse(temporal(tm, tc, float(tck["fps"])), pose, fuse_weight)
+            ident = f"{ident}+{checkpoint_id(tm.state_dict())}{'+tuned' if tune else ''}"
     else:
-        if iso is not None and iso.tune_steps > 0:
-            model = tune_lifter(model, codec, *at_model_fps(h, float(ckpt["fps"])), K, float(ckpt["fps"]), iso,
-                                dist=camera_dist, device=device)
-            ident = f"{ident}+tuned"
-        pose = lift(h, model, codec, float(ckpt["fps"]), device)
+        pose = temporal(model, codec, float(ckpt["fps"]))
+        ident = f"{ident}{'+tuned' if tune else ''}"
     result = Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)
     if iso is not None:
         solved = optimise(pose, h.kp2d_px, h.conf, K, kp.fps, iso, dist=camera_dist, progress=progress)

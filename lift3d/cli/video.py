@@ -58,16 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("input", type=Path, help="video, 2D file (.h5, .npz, .json, .csv) or OpenPose JSON folder")
     i.add_argument("-o", "--output", type=Path, required=True)
     i.add_argument("--out-format", choices=["h5", "npz", "json", "csv", "trc"], help="default: from the suffix")
-    i.add_argument("--model", choices=["tcn", "posresnet"], default="tcn",
-                   help="lifter family when --checkpoint is not given: the shipped temporal lifter (tcn, default) "
-                        "or the shipped Pose-ResNet (posresnet, frame by frame)")
+    i.add_argument("--model", choices=["fused", "tcn", "posresnet"], default="fused",
+                   help="the shipped lifter(s) when --checkpoint is not given: the Pose-ResNet averaged with the "
+                        "temporal lifter (fused, default: the most accurate), the temporal lifter alone (tcn: about "
+                        "50x faster to lift, see BENCHMARKS.md) or the Pose-ResNet alone (posresnet, frame by frame)")
     i.add_argument("--checkpoint", type=Path, help="lifter checkpoint (default: the shipped one of --model)")
     i.add_argument("--fuse", nargs="?", const="default", metavar="TCN_CKPT",
                    help="with a Pose-ResNet lifter: average its per-frame 3D with a temporal lifter's (default: "
-                        "the shipped one)")
+                        "the shipped one; --model fused does this with the shipped Pose-ResNet)")
     i.add_argument("--fuse-weight", type=float, default=None,
-                   help="the temporal lifter's share in --fuse, 0-1 (default 0.5; tools/bench/bench_fusion.py "
-                        "chooses it on the val split for a given checkpoint)")
+                   help="the temporal lifter's share in --fuse, 0-1 (default 0.7, chosen on the val split for the "
+                        "shipped pair; tools/bench/bench_fusion.py chooses it for other checkpoints)")
     i.add_argument("--video", type=Path,
                    help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "
                         "tracked on (frame t of the 2D is frame t of the video; default: the 2D's source)")
@@ -100,7 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-o", "--output", type=Path, required=True, help=".mp4 (or .png/.jpg with --frame)")
     r.add_argument("--frame", type=int, help="render only this frame, as an image")
     r.add_argument("--video", type=Path, help="source video of a result file (default: the one it records)")
-    r.add_argument("--checkpoint", type=Path, help="lifter checkpoint for video input")
+    r.add_argument("--checkpoint", type=Path,
+                   help="lifter checkpoint for video input (default: lift3d infer's, the Pose-ResNet fused with "
+                        "the temporal lifter)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--azimuth", type=float, default=60.0, help="3D view turned this far about the vertical, deg")
     _tracker_args(r)
@@ -145,16 +148,21 @@ def run_track(args) -> int:
     return 0
 
 
-def lifter_checkpoint(args) -> Path | None:
-    """``--checkpoint``, else the shipped lifter of ``--model`` (``None`` = the default temporal lifter)."""
+def lifter_choice(args) -> tuple[Path | None, str | Path | None]:
+    """``(checkpoint, fuse_with)`` for :func:`lift3d.infer.infer`: ``--checkpoint`` (fused only with ``--fuse``),
+    else the shipped lifter(s) of ``--model``: ``fused`` the shipped Pose-ResNet with the temporal lifter of
+    ``--fuse`` (default the shipped one), ``tcn`` the shipped temporal lifter (``None``), ``posresnet`` the
+    shipped Pose-ResNet."""
     from lift3d.checkpoint import DEFAULT_POSRESNET
 
-    if args.checkpoint is not None or args.model == "tcn":
-        return args.checkpoint
+    model, fuse_with = getattr(args, "model", "fused"), getattr(args, "fuse", None)
+    if args.checkpoint is not None or model == "tcn":
+        return args.checkpoint, fuse_with
     if not DEFAULT_POSRESNET.is_file():
-        raise InputError("no Pose-ResNet checkpoint is shipped yet: give one with --checkpoint "
-                         "(lift3d train configs/posresnet_heatmap64.yaml trains it)", DEFAULT_POSRESNET)
-    return DEFAULT_POSRESNET
+        raise InputError(f"--model {model} needs the shipped Pose-ResNet, which is missing: give a lifter with "
+                         "--checkpoint, use --model tcn, or train one (lift3d train configs/posresnet_heatmap64.yaml)",
+                         DEFAULT_POSRESNET)
+    return DEFAULT_POSRESNET, (fuse_with or "default") if model == "fused" else fuse_with
 
 
 def iso_settings(args):
@@ -215,7 +223,8 @@ def run_infer(args) -> int:
     kp = load_input(args.input, args.in_format, fps=args.fps, skeleton=args.skeleton,
                     tracker_cfg=_tracker_cfg(args), progress=not args.no_progress)
     K, dist = camera_intrinsics(args, kp.image_size)
-    result = infer(kp, lifter_checkpoint(args), args.device, fuse_with=args.fuse,
+    checkpoint, fuse_with = lifter_choice(args)
+    result = infer(kp, checkpoint, args.device, fuse_with=fuse_with,
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
                    iso=iso, camera_K=K, camera_dist=dist, progress=not args.no_progress,
                    discriminator=None if args.plausibility is None else
@@ -232,15 +241,16 @@ def run_infer(args) -> int:
 
 
 def run_render(args) -> int:
-    from lift3d.infer import infer, load_input
+    from lift3d.infer import FUSE_WEIGHT, infer, load_input
     from lift3d.io.exports import read_result
     from lift3d.io.video import is_video
     from lift3d.render import RenderConfig, render_frame, render_video
 
     check_output(args.output)
     if is_video(args.input):
+        checkpoint, fuse_with = lifter_choice(args)
         result = infer(load_input(args.input, "video", tracker_cfg=_tracker_cfg(args), progress=not args.no_progress),
-                       args.checkpoint, args.device)
+                       checkpoint, args.device, fuse_with=fuse_with, fuse_weight=FUSE_WEIGHT)
         video = args.input
     else:
         result = read_result(args.input)

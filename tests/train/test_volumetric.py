@@ -134,6 +134,7 @@ def test_fusion_and_frame_step(runs, shared_data, tmp_path, monkeypatch):
     from lift3d.data.noise_2d import NoiseConfig
     from lift3d.evaluate import evaluate_file, predict_views
     from lift3d.infer import infer
+    from lift3d.iso import IsoConfig
     from lift3d.io.kp2d import Keypoints2D, write_kp2d_h5
     from lift3d.metrics import evaluate_sequences
     from lift3d.cli.main import main
@@ -172,6 +173,12 @@ def test_fusion_and_frame_step(runs, shared_data, tmp_path, monkeypatch):
         infer(kp, ckpt, fuse_with="default", fuse_weight=1.5)
     with pytest.raises(InputError, match="temporal lifter"):
         infer(kp, ckpt, fuse_with=ckpt)
+    # test-time fine-tuning works on the fused temporal lifter, and refuses a Pose-ResNet alone
+    tuning = IsoConfig(tune_steps=3, iterations=2)
+    tuned = infer(kp, ckpt, fuse_with="default", fuse_weight=0.25, iso=tuning)
+    assert tuned.checkpoint_id == f"{a.checkpoint_id}+{b.checkpoint_id}+tuned" and tuned.root_cam_m is not None
+    with pytest.raises(InputError, match="fine-tuning"):
+        infer(kp, ckpt, iso=tuning)
 
     src = tmp_path / "kp.h5"
     write_kp2d_h5(src, kp)

@@ -88,8 +88,8 @@ def main() -> None:
         + f" -> {best:g}. Held-out test set, every {args.frame_step}th frame of every view "
         f"({base['clean']['frames']} frames per condition). mm.\n\n"
         + table(header, rows)
-        + f"\n\nFusion {'beats' if helps else 'does not beat'} the temporal lifter alone in every condition, so the "
-        f"default stays {'fused' if helps else 'the temporal lifter alone (fusion only with --fuse)'}."
+        + f"\n\nFusion {'beats' if helps else 'does not beat'} the temporal lifter alone in every condition of the "
+        "held-out test set."
         + (f" {args.note}" if args.note else "")
     )
     write_section("posresnet_fusion", "Pose-ResNet + temporal lifter fusion", body)

@@ -3,10 +3,11 @@
     python tools/bench/bench_video.py [--repeats 2]
 
 For the sports2d demo (1768x994, 230 frames) and Pose2Sim cam01 (1088x1920, 100 frames): decode (OpenCV,
-frames read and converted to RGB, nothing else), tracker (BlazePose, decode time subtracted), lifting (2D
-mapping, codec, TCN, resampling), writing (HDF5 result, atomic), render (side-by-side mp4, decode included),
-each as frames/s and seconds, best of ``--repeats``; and the ratio (lifting + writing) / tracker, whose target
-is at most 10%. Also records the tracked clips' bone lengths (median and spread over the clip) and the
+frames read and converted to RGB, nothing else), tracker (BlazePose, decode time subtracted), lifting with
+the shipped default (the Pose-ResNet, frame by frame from heatmaps, fused with the temporal lifter: 2D mapping,
+codecs, both networks, resampling, the average) and with the temporal lifter alone (``--model tcn``), writing
+(HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
+``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also records the tracked clips' bone lengths (median and spread over the clip) and the
 tracker's median distance to Pose2Sim's OpenPose BODY_25B 2D. Writes the sections ``video_speed`` and
 ``video_bones`` of BENCHMARKS.md. Run it on an otherwise idle machine.
 """
@@ -25,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import table, write_section  # noqa: E402
 
-from lift3d.checkpoint import checkpoint_id, load_lifter  # noqa: E402
-from lift3d.infer import Pose3DResult, lift  # noqa: E402
+from lift3d.checkpoint import DEFAULT_POSRESNET, checkpoint_id, load_lifter  # noqa: E402
+from lift3d.infer import FUSE_WEIGHT, Pose3DResult, fuse, guess_camera, lift, lift_volumetric  # noqa: E402
 from lift3d.io.exports import write_result  # noqa: E402
 from lift3d.io.openpose import read_openpose_folder  # noqa: E402
 from lift3d.io.video import iter_frames  # noqa: E402
@@ -58,13 +59,19 @@ def main() -> None:
     videos.update({f"pose2sim {c}": data / "pose2sim_demo" / "single_balancing" / "videos" / f"{c}.mp4"
                    for c in ("cam01", "cam02", "cam03", "cam04")})
     model, codec, ckpt = load_lifter()
-    cid = checkpoint_id(model.state_dict())
+    vol, vcodec, _ = load_lifter(DEFAULT_POSRESNET)
+    cid = f"{checkpoint_id(vol.state_dict())}+{checkpoint_id(model.state_dict())}"
+
+    def lift_default(h):
+        """What ``lift3d infer`` does by default: the Pose-ResNet fused with the temporal lifter."""
+        per_frame = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), vol, vcodec)
+        return fuse(lift(h, model, codec, ckpt["fps"]), per_frame, FUSE_WEIGHT)
     speed_rows, bone_rows, agree_rows = [], [], []
     for name, video in videos.items():
         kp = track_video(video, progress=False)
         h = kp.to_h36m()
-        result = Pose3DResult(lift(h, model, codec, ckpt["fps"]), h.kp2d_px, h.conf, kp.interpolated, kp.fps,
-                              str(video), cid, kp.image_size)
+        result = Pose3DResult(lift_default(h), h.kp2d_px, h.conf, kp.interpolated, kp.fps, str(video), cid,
+                              kp.image_size)
         J, p = H36M17.index, result.pose3d_cam_m
         row = [name]
         for _, a, b in BONES:
@@ -86,24 +93,28 @@ def main() -> None:
         decode_s, _ = timed(lambda: sum(1 for _ in iter_frames(video)), args.repeats)
         track_s, _ = timed(lambda: track_video(video, progress=False), args.repeats)
         track_s -= decode_s
-        lift_s, _ = timed(lambda: lift(kp, model, codec, ckpt["fps"]), args.repeats)
+        lift_s, _ = timed(lambda: lift_default(kp.to_h36m()), args.repeats)
+        tcn_s, _ = timed(lambda: lift(kp, model, codec, ckpt["fps"]), args.repeats)
         with tempfile.TemporaryDirectory() as tmp:
             write_s, _ = timed(lambda: write_result(Path(tmp) / "out.h5", result), args.repeats)
             render_s, _ = timed(lambda: render_video(result, video, Path(tmp) / "out.mp4", progress=False), 1)
-        speed_rows.append([name, T, *(f"{T / s:.0f} ({s:.2f} s)" for s in (decode_s, track_s, lift_s, write_s, render_s)),
-                           f"{100 * (lift_s + write_s) / track_s:.1f}%"])
+        speed_rows.append([name, T, *(f"{T / s:.0f} ({s:.2f} s)" for s in (decode_s, track_s, lift_s, tcn_s, write_s,
+                                                                          render_s)),
+                           f"{100 * (lift_s + write_s) / track_s:.1f}%", f"{100 * (tcn_s + write_s) / track_s:.1f}%"])
     write_section("video_speed", "Video to 3D: speed per stage (CPU)", "\n".join([
         "Frames per second (seconds) of each stage, best of the repeats; the tracker's time excludes decoding. "
-        f"Lifter: the shipped default, id `{cid}`. Target: lifting + writing at most 10% of the tracker's time. "
+        f"Lifter: the shipped default, the Pose-ResNet fused with the temporal lifter (ids `{cid}`), and the "
+        "temporal lifter alone (`--model tcn`). Target: lifting + writing at most 10% of the tracker's time. "
         + args.note,
         "",
-        table(["clip", "frames", "decode", "tracker (BlazePose full)", "lifting", "writing (.h5)",
-               "render (.mp4)", "(lifting + writing) / tracker"], speed_rows),
+        table(["clip", "frames", "decode", "tracker (BlazePose full)", "lifting (default, fused)",
+               "lifting (--model tcn)", "writing (.h5)", "render (.mp4)", "(lifting + writing) / tracker, default",
+               "(lifting + writing) / tracker, --model tcn"], speed_rows),
     ]))
     write_section("video_bones", "Video to 3D: bone lengths and 2D agreement on the real clips", "\n".join([
-        f"Bone lengths of the lifted 3D (shipped lifter `{cid}`): median over the clip and both sides, in mm, with "
-        "the spread (standard deviation / mean) in brackets. The lifter does not yet hold bone lengths constant "
-        "(inference-stage optimisation is a later issue).",
+        f"Bone lengths of the lifted 3D (shipped default, `{cid}`): median over the clip and both sides, in mm, "
+        "with the spread (standard deviation / mean) in brackets. Without `--iso` the lifters do not hold bone "
+        "lengths constant.",
         "",
         table(["clip"] + [b[0] for b in BONES], bone_rows),
         "",
