@@ -244,8 +244,9 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
 
     ``iso`` runs inference-stage optimisation on the lifter's 3D (:func:`lift3d.iso.optimise`; with
     ``iso.tune_steps`` the temporal lifter, or the one fused with a Pose-ResNet, is first fine-tuned on the
-    sequence, :func:`lift3d.iso.tune_lifter`) and places the person in the scene (``root_cam_m``). ``camera_K`` (and ``camera_dist``) are the camera's
-    intrinsics, default :func:`guess_camera`; the volumetric lifter uses them too.
+    sequence, :func:`lift3d.iso.tune_lifter`) and places the person in the scene (``root_cam_m``).
+    ``camera_K`` (and ``camera_dist``) are the camera's intrinsics, default :func:`guess_camera`; the
+    volumetric lifter uses them too.
 
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
     final 3D (:func:`plausibility`).

@@ -241,7 +241,7 @@ def run_infer(args) -> int:
 
 
 def run_render(args) -> int:
-    from lift3d.infer import FUSE_WEIGHT, infer, load_input
+    from lift3d.infer import infer, load_input
     from lift3d.io.exports import read_result
     from lift3d.io.video import is_video
     from lift3d.render import RenderConfig, render_frame, render_video
@@ -250,7 +250,7 @@ def run_render(args) -> int:
     if is_video(args.input):
         checkpoint, fuse_with = lifter_choice(args)
         result = infer(load_input(args.input, "video", tracker_cfg=_tracker_cfg(args), progress=not args.no_progress),
-                       checkpoint, args.device, fuse_with=fuse_with, fuse_weight=FUSE_WEIGHT)
+                       checkpoint, args.device, fuse_with=fuse_with)
         video = args.input
     else:
         result = read_result(args.input)

@@ -58,21 +58,23 @@ def main() -> None:
     ap.add_argument("--note", default="", help="a sentence on the checkpoint, appended to the section")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    _, _, ckpt = load_lifter(args.checkpoint)
+    model, _, ckpt = load_lifter(args.checkpoint)
+    ckpt_id = checkpoint_id(model.state_dict())
     if ckpt["kind"] != "posresnet":
         sys.exit(f"{args.checkpoint}: not a Pose-ResNet checkpoint ({ckpt['kind']})")
-    val_t, val_p = lifted(val_set(), None, args.frame_step), lifted(val_set(), args.checkpoint, args.frame_step)
+    val = val_set()
+    val_t, val_p = lifted(val, None, args.frame_step), lifted(val, args.checkpoint, args.frame_step)
     score = {w: float(np.mean([r["mpjpe_mm"] for r in mixed(val_t, val_p, w).values()])) for w in WEIGHTS}
     best = min(score, key=score.get)
     print("val MPJPE by weight:", {w: round(v, 1) for w, v in score.items()}, "-> chosen", best)
 
-    test_t, test_p = lifted(test_set(), None, args.frame_step), lifted(test_set(), args.checkpoint, args.frame_step)
+    test = test_set()
+    test_t, test_p = lifted(test, None, args.frame_step), lifted(test, args.checkpoint, args.frame_step)
     res = {
         f"temporal lifter alone ({DEFAULT_LIFTER.name})": mixed(test_t, test_p, 1.0),
         f"Pose-ResNet alone ({args.checkpoint.name})": mixed(test_t, test_p, 0.0),
         f"fused, temporal share {best:g}": mixed(test_t, test_p, best),
     }
-    ckpt_id = checkpoint_id(load_lifter(args.checkpoint)[0].state_dict())
     base = next(iter(res.values()))
     rows = [[name, *(r[c]["mpjpe_mm"] for c, _, _ in CONDITIONS), *(r[c]["p_mpjpe_mm"] for c, _, _ in CONDITIONS),
              *(f"{r[c]['mpjpe_mm'] / base[c]['mpjpe_mm']:.3f}" for c, _, _ in CONDITIONS)] for name, r in res.items()]

@@ -7,9 +7,10 @@ frames read and converted to RGB, nothing else), tracker (BlazePose, decode time
 the shipped default (the Pose-ResNet, frame by frame from heatmaps, fused with the temporal lifter: 2D mapping,
 codecs, both networks, resampling, the average) and with the temporal lifter alone (``--model tcn``), writing
 (HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
-``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also records the tracked clips' bone lengths (median and spread over the clip) and the
-tracker's median distance to Pose2Sim's OpenPose BODY_25B 2D. Writes the sections ``video_speed`` and
-``video_bones`` of BENCHMARKS.md. Run it on an otherwise idle machine.
+``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also
+records the tracked clips' bone lengths (median and spread over the clip) and the tracker's median distance
+to Pose2Sim's OpenPose BODY_25B 2D. Writes the sections ``video_speed`` and ``video_bones`` of BENCHMARKS.md.
+Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
