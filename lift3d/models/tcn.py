@@ -69,6 +69,11 @@ class TCNConfig:
             branch as deep as the stride-1 branch, so branch ``s`` spans ``s * (receptive_field - 1) + 1``
             frames and the model's receptive field is that of its coarsest branch (coarse strides widen the
             temporal range instead of thinning the same window).
+        share: every branch reuses the stride-1 branch's convolution weights, layer by layer (each keeps
+            its own batch norms, since a coarser stride sees other statistics). The coarse branches then
+            add temporal scales without adding weights: at a given parameter count every branch is about
+            as wide as a single-stride model, and one set of filters is trained on the motion at several
+            speeds. Compute grows with the number of branches; parameters do not.
     """
 
     num_joints: int = 17
@@ -81,6 +86,7 @@ class TCNConfig:
     causal: bool = False
     fusion: str = "concat"
     span: str = "fit"
+    share: bool = False
 
     def __post_init__(self) -> None:
         # Accept any sequence for strides but store a tuple (hashable, and what checkpoints round-trip).
@@ -217,6 +223,8 @@ class TCN(nn.Module):
         self.branches = nn.ModuleList(
             _Branch(in_channels, c.channels, n, s, c.dropout, c.causal) for s, n in zip(c.strides, c.branch_layers())
         )
+        if c.share:
+            self._tie_branches()
         self.fuse: nn.Module | None = None
         if len(c.strides) > 1:
             fused = c.channels * len(c.strides) if c.fusion == "concat" else c.channels
@@ -227,6 +235,17 @@ class TCN(nn.Module):
                 nn.Dropout(c.dropout),
             )
         self.head = nn.Conv1d(c.channels, c.num_joints * c.out_features, 1)
+
+    def _tie_branches(self) -> None:
+        """Point every branch's conv weights at the stride-1 branch's (the deepest): ``config.share``."""
+        first = self.branches[self.config.strides.index(1)]
+        for branch in self.branches:
+            if branch is first:
+                continue
+            branch.expand.weight = first.expand.weight
+            for block, source in zip(branch.blocks, first.blocks):
+                block.conv.weight = source.conv.weight
+                block.pointwise.weight = source.pointwise.weight
 
     # ---- geometry of the receptive field -------------------------------------------------------------
 
@@ -338,7 +357,7 @@ class TCN(nn.Module):
     # ---- accounting ------------------------------------------------------------------------------------
 
     def num_parameters(self) -> int:
-        """Trainable parameters (BN running statistics excluded)."""
+        """Trainable parameters (BN running statistics excluded; weights shared by branches count once)."""
         return sum(p.numel() for p in self.parameters())
 
     def flops_per_frame(self) -> int:
@@ -347,7 +366,7 @@ class TCN(nn.Module):
         In dense mode every conv layer produces one frame per output frame (plus an ``O(R)`` margin that
         vanishes on long sequences), so the cost is ``2 * C_in * C_out * width`` summed over the convs.
         BN, ReLU, biases and residual adds are left out: they are elementwise, and BN folds into the
-        convs at inference.
+        convs at inference. A conv whose weights branches share (``config.share``) counts once per branch.
         """
         return sum(2 * m.weight.numel() for m in self.modules() if isinstance(m, nn.Conv1d))
 

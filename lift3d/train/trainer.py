@@ -70,11 +70,11 @@ def run_dir(cfg: TrainConfig) -> Path:
 
 
 def resumable_config(config: dict | None) -> dict | None:
-    """The parts of a config that must match to resume a run (the epoch count may grow, and the thread count
-    may change with the machine)."""
+    """The parts of a config that must match to resume a run (the epoch count may grow, the thread count may
+    change with the machine, and the run's directory may have been moved)."""
     if config is None:
         return None
-    return {**{k: v for k, v in config.items() if k != "threads"},
+    return {**{k: v for k, v in config.items() if k not in ("threads", "out_dir")},
             "optim": {k: v for k, v in config["optim"].items() if k != "epochs"}}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -14,10 +16,11 @@ J, C_IN = 17, 3
 MULTI, SINGLE = (1, 2, 3), (1,)
 
 
-def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit") -> TCN:
+def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", share=False) -> TCN:
     """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN)."""
     torch.manual_seed(seed)
-    model = TCN(TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span))
+    cfg = TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span, share=share)
+    model = TCN(cfg)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.uniform_(-0.2, 0.2)
@@ -83,6 +86,52 @@ def test_dense_equals_single_window(R, strides, causal, span):
         dense = model(x)  # (2, 10, J, 3)
         single = model.forward_single(windows(x, R))  # (2*10, 1, J, 3)
     torch.testing.assert_close(single.reshape(dense.shape), dense, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("span", ["fit", "scaled"])
+def test_shared_branches_use_one_set_of_conv_weights(span):
+    model = make(27, MULTI, span=span, share=True)
+    first = model.branches[0]
+    for branch in model.branches[1:]:
+        assert branch.expand.weight is first.expand.weight
+        for block, source in zip(branch.blocks, first.blocks):
+            assert block.conv.weight is source.conv.weight and block.pointwise.weight is source.pointwise.weight
+            assert block.bn is not source.bn  # each stride keeps its own statistics
+    # Parameters: the unshared model's minus the coarse branches' convs; FLOPs: every branch still runs.
+    unshared = make(27, MULTI, span=span)
+    coarse_convs = sum(m.weight.numel() for b in unshared.branches[1:] for m in b.modules() if isinstance(m, torch.nn.Conv1d))
+    assert model.num_parameters() == unshared.num_parameters() - coarse_convs
+    assert count_parameters(model.config) == model.num_parameters()
+    assert model.flops_per_frame() == unshared.flops_per_frame()
+    # Both execution modes agree, and a saved state dict loads into a fresh model with the weights still tied.
+    R = model.receptive_field()
+    x = kp2d(2, R + 9)
+    with torch.no_grad():
+        dense = model(x)
+        torch.testing.assert_close(model.forward_single(windows(x, R)).reshape(dense.shape), dense, atol=1e-5, rtol=1e-5)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    fresh = make(27, MULTI, span=span, share=True, seed=5)
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
+    assert fresh.branches[2].expand.weight is fresh.branches[0].expand.weight
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x), dense)
+
+
+def test_shared_weights_learn_from_every_branch():
+    # An unshared model holding the same numbers computes the same function; the shared weight's gradient
+    # is the sum of the gradients its copies get there, one per branch.
+    shared = make(27, MULTI, share=True).train()
+    copies = make(27, MULTI).train()
+    copies.load_state_dict(shared.state_dict())
+    x = kp2d(4, 27)
+    for model in (shared, copies):
+        torch.manual_seed(0)  # the same dropout masks
+        model.forward_single(x).square().mean().backward()
+    expected = sum(b.blocks[0].conv.weight.grad for b in copies.branches)
+    assert not torch.allclose(expected, copies.branches[0].blocks[0].conv.weight.grad)
+    torch.testing.assert_close(shared.branches[0].blocks[0].conv.weight.grad, expected)
 
 
 def _changed_outputs(model, x, frame):

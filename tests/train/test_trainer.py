@@ -65,9 +65,11 @@ def test_resume_refuses_another_config(runs, shared_data):
         train(_cfg(tmp, "full", 3, ["optim.lr=0.5"]), data_dir=shared_data, progress=False)
 
 
-def test_resume_accepts_another_thread_count_and_more_epochs():
-    saved = {"name": "a", "threads": 1, "optim": {"epochs": 20, "lr": 0.001}, "model": {"channels": 8}}
+def test_resume_accepts_another_thread_count_more_epochs_and_a_moved_run():
+    saved = {"name": "a", "threads": 1, "out_dir": "runs/{name}", "optim": {"epochs": 20, "lr": 0.001},
+             "model": {"channels": 8}}
     assert resumable_config(saved) == resumable_config({**saved, "threads": 2, "optim": {"epochs": 30, "lr": 0.001}})
+    assert resumable_config(saved) == resumable_config({**saved, "out_dir": "runs/bench/{name}"})
     assert resumable_config(saved) != resumable_config({**saved, "model": {"channels": 16}})
 
 
