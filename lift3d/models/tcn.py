@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 WIDTH = 3
 """Filter width of every temporal conv; receptive fields are powers of it (VideoPose3D uses 3 throughout)."""
 
-FUSIONS = ("concat", "sum")
+FUSIONS = ("concat", "sum", "residual")
 SPANS = ("fit", "scaled")
 
 
@@ -63,7 +63,10 @@ class TCNConfig:
         channels: feature channels of every branch and of the fusion layer.
         dropout: dropout probability after every ReLU.
         causal: output frame ``t`` sees only frames ``<= t`` (for online use).
-        fusion: ``"concat"`` (branch features concatenated, then 1x1 conv) or ``"sum"`` (summed, then 1x1).
+        fusion: ``"concat"`` (branch features concatenated, then 1x1 conv), ``"sum"`` (summed, then 1x1), or
+            ``"residual"`` (concatenated and fused as ``"concat"``, the result added to the stride-1 branch's
+            features, so that branch's residual stream reaches the output conv directly, as in the
+            single-stride model).
         span: how deep the coarser branches are. ``"fit"``: each branch as deep as fits in
             ``receptive_field`` (all branches see at most ``receptive_field`` frames). ``"scaled"``: every
             branch as deep as the stride-1 branch, so branch ``s`` spans ``s * (receptive_field - 1) + 1``
@@ -227,7 +230,7 @@ class TCN(nn.Module):
             self._tie_branches()
         self.fuse: nn.Module | None = None
         if len(c.strides) > 1:
-            fused = c.channels * len(c.strides) if c.fusion == "concat" else c.channels
+            fused = c.channels if c.fusion == "sum" else c.channels * len(c.strides)
             self.fuse = nn.Sequential(
                 nn.Conv1d(fused, c.channels, 1, bias=False),
                 nn.BatchNorm1d(c.channels),
@@ -340,6 +343,8 @@ class TCN(nn.Module):
             y = feats[0]
         elif self.config.fusion == "concat":
             y = self.fuse(torch.cat(feats, dim=1))  # (B, n_branches*C, T_out) -> (B, C, T_out)
+        elif self.config.fusion == "residual":
+            y = feats[self.config.strides.index(1)] + self.fuse(torch.cat(feats, dim=1))  # (B, C, T_out)
         else:
             y = self.fuse(torch.stack(feats).sum(0))  # (B, C, T_out)
         return self.head(y)

@@ -134,6 +134,26 @@ def test_shared_weights_learn_from_every_branch():
     torch.testing.assert_close(shared.branches[0].blocks[0].conv.weight.grad, expected)
 
 
+def test_residual_fusion_adds_the_fused_branches_to_the_stride_1_stream():
+    cfg = TCNConfig(receptive_field=27, strides=MULTI, channels=16, fusion="residual")
+    assert count_parameters(cfg) == count_parameters(TCNConfig(receptive_field=27, strides=MULTI, channels=16))
+    torch.manual_seed(0)
+    model = TCN(cfg).eval()
+    x = kp2d(2, 36)
+    with torch.no_grad():
+        dense = model(x)
+        torch.testing.assert_close(model.forward_single(windows(x, 27)).reshape(dense.shape), dense, atol=1e-5, rtol=1e-5)
+        # With the fusion layer silenced (its BN outputs 0, so ReLU gives 0) the model is its stride-1 branch
+        # and head alone: the single-stride model holding those weights.
+        model.fuse[1].weight.zero_()
+        model.fuse[1].bias.zero_()
+        single = TCN(TCNConfig(receptive_field=27, strides=SINGLE, channels=16)).eval()
+        single.branches[0].load_state_dict(model.branches[0].state_dict())
+        single.head.load_state_dict(model.head.state_dict())
+        torch.testing.assert_close(model(x), single(x))
+        assert not torch.allclose(model(x), dense)
+
+
 def _changed_outputs(model, x, frame):
     """Which dense output frames change when input ``frame`` is perturbed."""
     y = x.clone()
