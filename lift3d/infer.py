@@ -285,10 +285,11 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         if partner is not None:
             tm, tc, tck = partner
             pose = fuse(temporal(tm, tc, float(tck["fps"])), pose, fuse_weight)
-            ident = f"{ident}+{checkpoint_id(tm.state_dict())}{'+tuned' if tune else ''}"
+            ident = f"{ident}+{checkpoint_id(tm.state_dict())}"
     else:
         pose = temporal(model, codec, float(ckpt["fps"]))
-        ident = f"{ident}{'+tuned' if tune else ''}"
+    if tune:
+        ident = f"{ident}+tuned"
     result = Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)
     if iso is not None:
         solved = optimise(pose, h.kp2d_px, h.conf, K, kp.fps, iso, dist=camera_dist, progress=progress)

@@ -341,12 +341,12 @@ class TCN(nn.Module):
         """Branch features, each ``(B, C, T_out)`` -> ``(B, J*out_features, T_out)``."""
         if self.fuse is None:
             y = feats[0]
-        elif self.config.fusion == "concat":
-            y = self.fuse(torch.cat(feats, dim=1))  # (B, n_branches*C, T_out) -> (B, C, T_out)
-        elif self.config.fusion == "residual":
-            y = feats[self.config.strides.index(1)] + self.fuse(torch.cat(feats, dim=1))  # (B, C, T_out)
-        else:
+        elif self.config.fusion == "sum":
             y = self.fuse(torch.stack(feats).sum(0))  # (B, C, T_out)
+        else:
+            y = self.fuse(torch.cat(feats, dim=1))  # (B, n_branches*C, T_out) -> (B, C, T_out)
+            if self.config.fusion == "residual":
+                y = y + feats[self.config.strides.index(1)]  # onto the stride-1 branch's residual stream
         return self.head(y)
 
     def _check(self, x: Tensor, where: str) -> tuple[int, int, int, int]:
