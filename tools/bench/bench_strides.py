@@ -1,11 +1,11 @@
 """Ablation: multi-stride TCNs vs the single-stride (VideoPose3D) baseline of about the same parameter count.
 
-    python tools/bench/bench_strides.py [--epochs 12] [--frames-per-epoch 60000] [--arms fit scaled shared residual]
+    python tools/bench/bench_strides.py [--epochs 12] [--frames-per-epoch 60000] [--arms fit scaled shared residual shared_residual]
 
 Trains the baseline (configs/tcn_baseline_81.yaml) and each multi-stride arm (configs/tcn_multistride_81.yaml
 with the arm's overrides: the design as configured, its coarse branches widened, widened with the branches
-sharing their conv weights, and fused residually onto the stride-1 stream, each with the channels that match the
-baseline's parameters) with the same data, seed, epochs and windows per epoch in one run, evaluates every model
+sharing their conv weights, fused residually onto the stride-1 stream, and widened + shared + residual, each
+with the channels that match the baseline's parameters) with the same data, seed, epochs and windows per epoch in one run, evaluates every model
 on the held-out test set under clean, noisy and noisy + 30%-masked 2D, and writes the section ``strides_ablation``
 of BENCHMARKS.md with the ratios.
 Runs go to runs/bench_strides/ and resume if the script is killed and started again.
@@ -37,6 +37,8 @@ ARMS = (
     ("shared", "multi-stride, widened, shared weights",
      ["name=ms_shared_280", "model.channels=280", "model.span=scaled", "model.share=true"]),
     ("residual", "multi-stride, residual fusion", ["name=ms_residual_192", "model.fusion=residual"]),
+    ("shared_residual", "multi-stride, widened, shared weights, residual fusion",
+     ["name=ms_shres_280", "model.channels=280", "model.span=scaled", "model.share=true", "model.fusion=residual"]),
 )
 
 
