@@ -5,10 +5,10 @@
 Trains the baseline (configs/tcn_baseline_81.yaml) and each multi-stride arm (configs/tcn_multistride_81.yaml
 with the arm's overrides: the design as configured, its coarse branches widened, widened with the branches
 sharing their conv weights, fused residually onto the stride-1 stream, and widened + shared + residual, each
-with the channels that match the baseline's parameters) with the same data, seed, epochs and windows per epoch in one run, evaluates every model
-on the held-out test set under clean, noisy and noisy + 30%-masked 2D, and writes the section ``strides_ablation``
-of BENCHMARKS.md with the ratios, and with the validation curve (by epoch) of every arm with a run in
-runs/bench_strides, partly trained ones included.
+with the channels that match the baseline's parameters) with the same data, seed, epochs and windows per epoch
+in one run, evaluates every model on the held-out test set under clean, noisy and noisy + 30%-masked 2D, and
+writes the section ``strides_ablation`` of BENCHMARKS.md with the ratios, and with the validation curve (by
+epoch) of every arm with a run in runs/bench_strides, partly trained ones included.
 Runs go to runs/bench_strides/ and resume if the script is killed and started again.
 """
 
