@@ -1,6 +1,6 @@
 """Ablation: multi-stride TCNs vs the single-stride (VideoPose3D) baseline of about the same parameter count.
 
-    python tools/bench/bench_strides.py [--epochs 12] [--frames-per-epoch 60000] [--arms fit scaled shared residual shared_residual]
+    python tools/bench/bench_strides.py [--epochs 12] [--frames-per-epoch 60000] [--arms ARM ...]
 
 Trains the baseline (configs/tcn_baseline_81.yaml) and each multi-stride arm (configs/tcn_multistride_81.yaml
 with the arm's overrides: the design as configured, its coarse branches widened, widened with the branches
