@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lift3d.config import load_config
 from lift3d.models import count_parameters
-from lift3d.train.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "tools" / "bench" / "bench_strides.py"
@@ -30,15 +28,15 @@ ARMS = BENCH_MODULE.ARMS
 def test_arm_keys_and_run_names_are_distinct():
     keys = [key for key, _, _ in ARMS]
     assert len(set(keys)) == len(keys)
-    cfgs = [load_config(TrainConfig, ROOT / "configs" / "tcn_multistride_81.yaml", extra) for _, _, extra in ARMS]
-    names = [cfg.name for cfg in cfgs] + [load_config(TrainConfig, ROOT / "configs" / "tcn_baseline_81.yaml").name]
+    cfgs = [BENCH_MODULE._config("tcn_multistride_81", extra) for _, _, extra in ARMS]
+    names = [cfg.name for cfg in cfgs] + [BENCH_MODULE._config("tcn_baseline_81", []).name]
     assert len(set(names)) == len(names), f"two arms would train into the same run directory: {names}"
 
 
 @pytest.mark.parametrize("key,extra", [(key, extra) for key, _, extra in ARMS], ids=[key for key, _, _ in ARMS])
 def test_arm_matches_baseline_parameters(key, extra):
-    arm = load_config(TrainConfig, ROOT / "configs" / "tcn_multistride_81.yaml", extra).model
-    base = load_config(TrainConfig, ROOT / "configs" / "tcn_baseline_81.yaml").model
+    arm = BENCH_MODULE._config("tcn_multistride_81", extra).model
+    base = BENCH_MODULE._config("tcn_baseline_81", []).model
     assert len(arm.strides) > 1 and base.strides == (1,)
     n_arm, n_base = count_parameters(arm), count_parameters(base)
     assert abs(n_arm - n_base) / n_base < 0.03, f"arm {key}: {n_arm} parameters against the baseline's {n_base}"
@@ -46,9 +44,9 @@ def test_arm_matches_baseline_parameters(key, extra):
 
 def test_val_curves_table_has_every_run_with_ratios_to_the_baseline(tmp_path):
     common = [f"out_dir={tmp_path}/{{name}}"]
-    base_name = load_config(TrainConfig, ROOT / "configs" / "tcn_baseline_81.yaml", common).name
+    base_name = BENCH_MODULE._config("tcn_baseline_81", common).name
     key, _, extra = ARMS[-1]
-    arm_name = load_config(TrainConfig, ROOT / "configs" / "tcn_multistride_81.yaml", common + extra).name
+    arm_name = BENCH_MODULE._config("tcn_multistride_81", common + extra).name
     for name, curve in ((base_name, [100.0, 80.0, 70.0]), (arm_name, [90.0, 88.0])):
         (tmp_path / name).mkdir()
         (tmp_path / name / "history.json").write_text(json.dumps([{"val_mpjpe_mm": v} for v in curve]))

@@ -52,14 +52,10 @@ def val_curves(common: list[str]) -> str:
     """Markdown table: validation MPJPE by epoch of the baseline and of every arm with a run in runs/bench_strides
     (partly trained ones included, so an arm stopped early still shows how far it got), each arm's value with its
     ratio to the baseline's at the same epoch."""
-    runs = [(f"{BASELINE}, {_config('tcn_baseline_81', common).model.channels} ch", "tcn_baseline_81", [])]
-    runs += [(f"{label} (`{key}`), {_config('tcn_multistride_81', common + extra).model.channels} ch",
-              "tcn_multistride_81", extra) for key, label, extra in ARMS]
-    curves = {}
-    for label, cfg_name, extra in runs:
-        path = run_dir(_config(cfg_name, common + extra)) / "history.json"
-        if path.exists():
-            curves[label] = [e["val_mpjpe_mm"] for e in json.loads(path.read_text())]
+    cfgs = [(BASELINE, _config("tcn_baseline_81", common))]
+    cfgs += [(f"{label} (`{key}`)", _config("tcn_multistride_81", common + extra)) for key, label, extra in ARMS]
+    runs = [(f"{label}, {cfg.model.channels} ch", run_dir(cfg) / "history.json") for label, cfg in cfgs]
+    curves = {label: [e["val_mpjpe_mm"] for e in json.loads(path.read_text())] for label, path in runs if path.exists()}
     base = curves.get(runs[0][0])
     if not base:
         return "No baseline run in runs/bench_strides: no validation curves."
@@ -110,6 +106,7 @@ def main() -> None:
     header = ["model", "channels", "params", "receptive field", *(f"MPJPE {c}" for c, _, _ in CONDITIONS),
               *(f"P-MPJPE {c}" for c, _, _ in CONDITIONS)]
     masked = "noisy + 30% masked"
+    val = models[BASELINE][0].data
     best = min((label for label, _, _ in arms), key=lambda label: res[label][masked]["mpjpe_mm"])
     gain = 1 - res[best][masked]["mpjpe_mm"] / single[masked]["mpjpe_mm"]
     body = (f"All arms from configs/tcn_multistride_81.yaml (with the overrides in tools/bench/bench_strides.py) and "
@@ -119,7 +116,8 @@ def main() -> None:
             + table(header, rows)
             + f"\n\nThe best multi-stride arm on noisy + 30%-masked 2D ({best}) has an MPJPE {100 * abs(gain):.1f}% "
             f"{'lower' if gain >= 0 else 'higher'} than the baseline's (target: at least 10% lower).\n\n"
-            "Validation MPJPE by epoch (val split, noisy 2D with 10% of joints masked; the score that picks each "
+            f"Validation MPJPE by epoch (val split, 2D noise level {val.val_noise_level:g} with "
+            f"{100 * val.val_mask:g}% of joints masked; the score that picks each "
             "run's best checkpoint) of every arm with a run in runs/bench_strides, partly trained ones included, "
             "and in brackets the ratio to the baseline's at the same epoch. mm.\n\n" + val_curves(common))
     write_section("strides_ablation", "Multi-stride vs single-stride TCN (same parameters, data and epochs)", body)
