@@ -41,6 +41,27 @@ def test_export_round_trip(tmp_path: Path):
     assert shipped["id"] == checkpoint_id(loaded.state_dict())
 
 
+def test_export_stores_tied_weights_once(tmp_path: Path):
+    """A ``model.share`` TCN's branches reuse the stride-1 convs: the export keeps them one tensor, so the file
+    is about the size of the unique weights, and the loaded model is tied and lifts as the source does."""
+    torch.manual_seed(0)
+    shared = TCN(TCNConfig(receptive_field=27, channels=32, span="scaled", share=True)).eval()
+    untied = TCN(TCNConfig(receptive_field=27, channels=32, span="scaled", share=False)).eval()
+    sizes = {}
+    for name, model in (("shared", shared), ("untied", untied)):
+        src = tmp_path / f"{name}.pt"
+        save_checkpoint(src, model, kind="tcn", codec=Pose2DCodec(), fps=30.0, config={"name": name},
+                        history=[{"val_mpjpe_mm": 50.0}])
+        assert export([str(src), str(tmp_path / f"{name}_shipped.pt")]) == 0
+        sizes[name] = (tmp_path / f"{name}_shipped.pt").stat().st_size
+    assert sizes["shared"] < 0.7 * sizes["untied"], sizes  # 3 branches, conv weights stored once
+    loaded, _, _ = load_lifter(tmp_path / "shared_shipped.pt")
+    assert loaded.branches[1].blocks[0].conv.weight is loaded.branches[0].blocks[0].conv.weight
+    x = torch.randn(1, 100, 17, 3)
+    with torch.no_grad():
+        assert (shared.predict_sequence(x) - loaded.predict_sequence(x)).abs().max() < 5e-3
+
+
 def test_shipped_default_loads_and_lifts():
     assert DEFAULT_LIFTER.stat().st_size < 20e6
     model, codec, ckpt = load_lifter()

@@ -20,13 +20,26 @@ from lift3d.checkpoint import checkpoint_id, read_checkpoint
 from lift3d.io.atomic import atomic_output
 
 
+def half_weights(state: dict) -> dict:
+    """Floating-point tensors as float16. Tensors that share memory (conv weights tied across the branches of a
+    ``model.share`` TCN) stay shared, so the file stores them once."""
+    halves, out = {}, {}
+    for k, v in state.items():
+        if not v.is_floating_point():
+            out[k] = v
+            continue
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride())
+        out[k] = halves[key] = halves[key] if key in halves else v.half()
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("source", type=Path, help="a run's best.pt or last.pt")
     ap.add_argument("target", type=Path, help="the shipped checkpoint to write")
     args = ap.parse_args(argv)
     ckpt = read_checkpoint(args.source)
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    weights = half_weights(ckpt["model"])
     history = ckpt.get("history") or ckpt.get("train_state", {}).get("history", [])
     keys = ("format", "version", "kind", "model_config", "codec", "skeleton", "fps", "config", "negatives", "window")
     shipped = {k: ckpt[k] for k in keys if k in ckpt}  # a discriminator has no codec, a lifter no window
