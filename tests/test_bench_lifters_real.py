@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from lift3d.skeletons import H36M17
+from tool_scripts import load_tool
 
-BENCH = Path(__file__).resolve().parents[1] / "tools" / "bench" / "bench_lifters_real.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_lifters_real", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = load_tool("bench/bench_lifters_real")
 
 
 def _clip(right: np.ndarray, left: np.ndarray) -> np.ndarray:

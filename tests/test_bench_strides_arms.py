@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from lift3d.models import count_parameters
+from tool_scripts import load_tool
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "tools" / "bench" / "bench_strides.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_strides", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH_MODULE = _bench()
+BENCH_MODULE = load_tool("bench/bench_strides")
 ARMS = BENCH_MODULE.ARMS
 
 

@@ -7,19 +7,9 @@ import torch
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter, read_checkpoint, save_checkpoint
 from lift3d.codec import Pose2DCodec
 from lift3d.models import TCN, TCNConfig
-from lift3d.paths import REPO_ROOT
+from tool_scripts import load_tool
 
-
-def _load_tool(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-export = _load_tool("export_checkpoint").main
+export = load_tool("export_checkpoint").main
 
 
 def test_export_round_trip(tmp_path: Path):

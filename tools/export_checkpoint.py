@@ -29,7 +29,9 @@ def half_weights(state: dict) -> dict:
             out[k] = v
             continue
         key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), v.stride())
-        out[k] = halves[key] = halves[key] if key in halves else v.half()
+        if key not in halves:
+            halves[key] = v.half()
+        out[k] = halves[key]
     return out
 
 

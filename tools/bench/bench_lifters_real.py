@@ -12,6 +12,8 @@ of Pose2Sim's balancing trial) goes through lift3d's tracker once; each lifter t
 * on the Pose2Sim views, P-MPJPE (mm) against Pose2Sim's reference TRC on the 12 limb joints both skeletons
   share (as tools/bench/bench_selfsup_real.py's "shipped lifter" row), and the reference's thighs for scale.
 
+Each lifter lifts each video once; both measures come from that 3D.
+
 Writes the section ``lifters_real`` of BENCHMARKS.md.
 """
 
@@ -26,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_selfsup_real import CAMS, pose2sim_tracked, reference_in_cameras, view_errors  # noqa: E402
-from report import table, write_section  # noqa: E402
+from bench_selfsup_real import CAMS, p_mpjpe_mm, pose2sim_tracked, reference_in_cameras  # noqa: E402
+from report import ROOT, table, write_section  # noqa: E402
 
 from lift3d.checkpoint import REPO_CHECKPOINTS, checkpoint_id, load_lifter  # noqa: E402
 from lift3d.infer import infer  # noqa: E402
@@ -35,7 +37,6 @@ from lift3d.paths import shared_data_dir  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
 from lift3d.tracking.blazepose import track_video  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 THIGH_RANGE_M = (0.3, 0.6)
 THIGH_MAX_VARIATION = 0.1
 THIGHS = (("right", "r_hip", "r_knee"), ("left", "l_hip", "l_knee"))
@@ -58,9 +59,10 @@ def passes(stats: list[tuple[float, float]]) -> bool:
 def reference_thighs(joints: list[int], ref: np.ndarray) -> tuple[float, float]:
     """Median right and left thigh (m) of Pose2Sim's reference: ``ref`` ``(T, 12, 3)`` holds the joints whose
     ``H36M17`` indices are ``joints`` (:func:`bench_selfsup_real.reference_in_cameras`)."""
-    at = {j: i for i, j in enumerate(joints)}
-    return tuple(float(np.median(np.linalg.norm(ref[:, at[H36M17.index(h)]] - ref[:, at[H36M17.index(k)]], axis=-1)))
-                 for _, h, k in THIGHS)
+    full = np.zeros((len(ref), len(H36M17.joints), 3))
+    full[:, joints] = ref
+    (right, _), (left, _) = thighs(full)
+    return right, left
 
 
 def main() -> None:
@@ -70,9 +72,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ckpts = args.checkpoints or sorted(REPO_CHECKPOINTS.glob("tcn_*.pt"))
+    ids = {}
     for c in ckpts:
-        if load_lifter(c)[2]["kind"] != "tcn":
+        model, _, ckpt = load_lifter(c)
+        if ckpt["kind"] != "tcn":
             ap.error(f"{c}: not a temporal (TCN) lifter")
+        ids[c] = checkpoint_id(model.state_dict())
     tracks, _, cams = pose2sim_tracked()
     videos = dict(zip(CAMS, tracks))
     videos["sports2d"] = track_video(shared_data_dir() / "sports2d_demo" / "demo.mp4", progress=False)
@@ -81,9 +86,10 @@ def main() -> None:
     labels, thigh_rows, err_rows = [], [], []
     for c in ckpts:
         shown = c.resolve().relative_to(ROOT) if c.resolve().is_relative_to(ROOT) else c
-        label = f"`{shown}` ({checkpoint_id(load_lifter(c)[0].state_dict())})"
-        stats = {name: thighs(infer(kp, c).pose3d_cam_m) for name, kp in videos.items()}
-        errs = view_errors(c, tracks, ref_cam, joints)
+        label = f"`{shown}` ({ids[c]})"
+        poses = {name: infer(kp, c).pose3d_cam_m for name, kp in videos.items()}  # (T, 17, 3) each
+        stats = {name: thighs(pose) for name, pose in poses.items()}
+        errs = [p_mpjpe_mm(poses[cam][:, joints], ref) for cam, ref in zip(CAMS, ref_cam)]
         labels.append(label)
         thigh_rows.append([label, *(" / ".join(f"{m:.3f} ({cv:.3f})" for m, cv in stats[n]) for n in videos),
                            "yes" if all(passes(s) for s in stats.values()) else "no"])

@@ -54,11 +54,14 @@ def view_errors(checkpoint: Path, tracks: list, ref_cam: list[np.ndarray], joint
     """Monocular P-MPJPE (mm) of each view against the reference in that camera's frame (any lifter
     :func:`lift3d.infer.infer` takes, with its keyword ``options``; one with image input reads the crops from
     the tracked video)."""
-    out = []
-    for kp, ref in zip(tracks, ref_cam):
-        pred = infer(kp, checkpoint, **options).pose3d_cam_m[:, joints].astype(np.float64)  # (T, 12, 3)
-        out.append(1000 * float(p_mpjpe(torch.from_numpy(pred), torch.from_numpy(ref)).mean()))
-    return out
+    return [p_mpjpe_mm(infer(kp, checkpoint, **options).pose3d_cam_m[:, joints], ref)
+            for kp, ref in zip(tracks, ref_cam)]
+
+
+def p_mpjpe_mm(pred_m: np.ndarray, ref_m: np.ndarray) -> float:
+    """Mean P-MPJPE (mm) of a ``(T, 12, 3)`` prediction against the reference on the same joints (m)."""
+    pred = torch.from_numpy(pred_m.astype(np.float64))
+    return 1000 * float(p_mpjpe(pred, torch.from_numpy(ref_m)).mean())
 
 
 def pose2sim_tracked():
