@@ -17,6 +17,10 @@ Architecture (one *branch* per stride ``s``):
   Stage Optimization", arXiv 2010.06844). Its depth ``L_s`` is the largest with receptive field
   ``s * (3**L_s - 1) + 1 <= receptive_field``; e.g. 243 gives (s, L, RF) = (1, 5, 243), (2, 4, 161),
   (3, 4, 241).
+* options (:class:`TCNConfig`): coarse branches as deep as the stride-1 one (``span``), sharing its weights
+  (``share``), narrower than it (``coarse_channels``), and seeing a confidence-weighted average of the frames
+  around each of theirs instead of the bare frame (``pool``: low-pass before subsampling, which also fills a
+  joint masked in one frame from its neighbours).
 * branch outputs are aligned on the frame the model predicts (the window centre; the last frame when
   causal), concatenated (or summed), fused by ``conv 1x1 -> BN -> ReLU -> dropout`` and mapped to the
   output by a 1x1 conv. With a single stride there is nothing to fuse and the model is exactly
@@ -77,6 +81,16 @@ class TCNConfig:
             add temporal scales without adding weights: at a given parameter count every branch is about
             as wide as a single-stride model, and one set of filters is trained on the motion at several
             speeds. Compute grows with the number of branches; parameters do not.
+        coarse_channels: feature channels of the branches of stride > 1 (``None``: ``channels``). Narrow
+            coarse branches leave most of the parameters to the stride-1 branch, which then stays about as
+            wide as the single-stride model; ``channels`` is the width of the stride-1 branch, the fusion
+            layer and the head.
+        pool: branch ``s`` sees its input low-pass filtered before subsampling: a confidence-weighted average
+            over the ``2 * (s // 2) + 1`` frames around each frame (tent weights ``s // 2 + 1 - |k|``), instead of
+            the bare frames ``s`` apart. Subsampling without it aliases detector jitter; with it, a joint
+            masked in one frame (confidence 0) is filled from its neighbours, and the pooled confidence
+            says how much of the window saw it. The last input feature of each joint is its confidence
+            (the codec's ``(x, y, conf)``); the others are weighted by it. Stride 1 is never pooled.
     """
 
     num_joints: int = 17
@@ -90,6 +104,8 @@ class TCNConfig:
     fusion: str = "concat"
     span: str = "fit"
     share: bool = False
+    coarse_channels: int | None = None
+    pool: bool = False
 
     def __post_init__(self) -> None:
         # Accept any sequence for strides but store a tuple (hashable, and what checkpoints round-trip).
@@ -103,7 +119,7 @@ class TCNConfig:
         s = self.strides
         if not s or 1 not in s or len(set(s)) != len(s) or any(not isinstance(v, int) or v < 1 for v in s):
             raise ConfigError(f"TCNConfig.strides must be distinct positive integers including 1, got {s}")
-        too_coarse = [v for v in s if v * (WIDTH - 1) + 1 > r] if self.span == "fit" else []
+        too_coarse = [v for v in s if v * (WIDTH - 1) + 1 + 2 * self.pool_half(v) > r] if self.span == "fit" else []
         if too_coarse:
             raise ConfigError(
                 f"TCNConfig.strides {too_coarse}: one width-{WIDTH} conv at that stride already spans more than "
@@ -115,6 +131,27 @@ class TCNConfig:
             raise ConfigError(f"TCNConfig.fusion must be one of {list(FUSIONS)}, got {self.fusion!r}")
         if self.span not in SPANS:
             raise ConfigError(f"TCNConfig.span must be one of {list(SPANS)}, got {self.span!r}")
+        if self.coarse_channels is not None:
+            if self.coarse_channels < 1:
+                raise ConfigError(f"TCNConfig.coarse_channels must be >= 1 or null, got {self.coarse_channels}")
+            if self.coarse_channels != self.channels and self.share:
+                raise ConfigError("TCNConfig.share needs every branch as wide as the stride-1 one: "
+                                  f"coarse_channels={self.coarse_channels} differs from channels={self.channels}")
+            if self.coarse_channels != self.channels and self.fusion == "sum" and len(s) > 1:
+                raise ConfigError("TCNConfig.fusion='sum' adds the branches' features, so they must be as wide: "
+                                  f"coarse_channels={self.coarse_channels} differs from channels={self.channels}")
+        if self.pool and self.in_features < 2:
+            raise ConfigError("TCNConfig.pool weights each joint's features by its last one, the confidence: "
+                              f"it needs in_features >= 2, got {self.in_features}")
+
+    def pool_half(self, stride: int) -> int:
+        """Frames each side of the confidence-weighted average branch ``stride`` sees (0: no pooling)."""
+        return stride // 2 if self.pool else 0
+
+    def branch_channels(self) -> tuple[int, ...]:
+        """Feature channels of each branch: ``channels`` for stride 1, ``coarse_channels`` for the others."""
+        coarse = self.channels if self.coarse_channels is None else self.coarse_channels
+        return tuple(self.channels if v == 1 else coarse for v in self.strides)
 
     def branch_layers(self) -> tuple[int, ...]:
         """Number of width-3 layers (expand conv + residual blocks) of each branch."""
@@ -124,14 +161,17 @@ class TCNConfig:
         out = []
         for s in self.strides:
             n = 1
-            while s * (WIDTH ** (n + 1) - 1) + 1 <= self.receptive_field:
+            while s * (WIDTH ** (n + 1) - 1) + 1 + 2 * self.pool_half(s) <= self.receptive_field:
                 n += 1
             out.append(n)
         return tuple(out)
 
     def branch_receptive_fields(self) -> tuple[int, ...]:
-        """Receptive field ``s * (3**L - 1) + 1`` of each branch, in input frames."""
-        return tuple(s * (WIDTH**n - 1) + 1 for s, n in zip(self.strides, self.branch_layers()))
+        """Receptive field ``s * (3**L - 1) + 1`` of each branch, in input frames (plus ``2 * (s // 2)`` with
+        ``pool``)."""
+        return tuple(
+            s * (WIDTH**n - 1) + 1 + 2 * self.pool_half(s) for s, n in zip(self.strides, self.branch_layers())
+        )
 
     def model_receptive_field(self) -> int:
         """Input frames per output frame of the whole model: ``receptive_field``, or with ``span="scaled"``
@@ -175,12 +215,40 @@ class _ResBlock(nn.Module):
         return res + self.drop(torch.relu(self.pointwise_bn(self.pointwise(y))))
 
 
-class _Branch(nn.Module):
-    """One VideoPose3D stack whose dilations are multiplied by ``stride``."""
+class _ConfidencePool(nn.Module):
+    """Confidence-weighted tent average over ``2 * half + 1`` frames (``TCNConfig.pool``); unpadded, so
+    ``(B, J*F, T) -> (B, J*F, T - 2 * half)``. Per joint, features ``0 .. F-2`` become their average weighted
+    by tent weight times confidence (0 where no frame of the window saw the joint, as the codec encodes a
+    missing joint), and the confidence (feature ``F-1``) its tent-weighted average."""
 
-    def __init__(self, in_channels: int, channels: int, num_layers: int, stride: int, dropout: float, causal: bool):
+    def __init__(self, in_features: int, half: int):
+        super().__init__()
+        self.in_features = in_features
+        tent = torch.tensor([float(half + 1 - abs(k)) for k in range(-half, half + 1)])
+        self.register_buffer("tent", (tent / tent.sum()).view(1, 1, -1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B = x.shape[0]
+        f = self.in_features
+        x = rearrange(x, "b (j f) t -> (b j) f t", f=f)
+        conf = x[:, -1:]  # (B*J, 1, T)
+        sums = nn.functional.conv1d(torch.cat([x[:, :-1] * conf, conf], dim=1), self.tent.expand(f, 1, -1), groups=f)
+        seen = sums[:, -1:]  # tent-weighted mean confidence, (B*J, 1, T - 2*half)
+        coords = torch.where(seen > 1e-6, sums[:, :-1] / seen.clamp_min(1e-6), torch.zeros_like(sums[:, :-1]))
+        return rearrange(torch.cat([coords, seen], dim=1), "(b j) f t -> b (j f) t", b=B)
+
+
+class _Branch(nn.Module):
+    """One VideoPose3D stack whose dilations are multiplied by ``stride``, optionally behind a
+    :class:`_ConfidencePool`."""
+
+    def __init__(
+        self, in_channels: int, channels: int, num_layers: int, stride: int, dropout: float, causal: bool,
+        pool: _ConfidencePool | None = None,
+    ):
         super().__init__()
         self.stride = stride
+        self.pool = pool
         self.expand = nn.Conv1d(in_channels, channels, WIDTH, dilation=stride, bias=False)
         self.expand_bn = nn.BatchNorm1d(channels)
         self.drop = nn.Dropout(dropout)
@@ -190,13 +258,19 @@ class _Branch(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Dense: ``(B, C_in, T) -> (B, C, T - RF + 1)``."""
+        if self.pool is not None:
+            x = self.pool(x)
         x = self.drop(torch.relu(self.expand_bn(self.expand(x))))
         for block in self.blocks:
             x = block(x)
         return x
 
     def forward_strided(self, x: Tensor) -> Tensor:
-        """One window already subsampled at ``stride``: ``(B, C_in, 3**L) -> (B, C, 1)``."""
+        """One window of the branch's receptive field at full frame rate: ``(B, C_in, RF) -> (B, C, 1)``; it
+        is pooled, then subsampled at ``stride`` to ``3**L`` frames."""
+        if self.pool is not None:
+            x = self.pool(x)
+        x = x[:, :, :: self.stride]
         x = nn.functional.conv1d(x, self.expand.weight, stride=WIDTH)
         x = self.drop(torch.relu(self.expand_bn(x)))
         for block in self.blocks:
@@ -224,13 +298,17 @@ class TCN(nn.Module):
         c = config
         in_channels = c.num_joints * c.in_features
         self.branches = nn.ModuleList(
-            _Branch(in_channels, c.channels, n, s, c.dropout, c.causal) for s, n in zip(c.strides, c.branch_layers())
+            _Branch(
+                in_channels, width, n, s, c.dropout, c.causal,
+                _ConfidencePool(c.in_features, c.pool_half(s)) if c.pool_half(s) else None,
+            )
+            for s, n, width in zip(c.strides, c.branch_layers(), c.branch_channels())
         )
         if c.share:
             self._tie_branches()
         self.fuse: nn.Module | None = None
         if len(c.strides) > 1:
-            fused = c.channels if c.fusion == "sum" else c.channels * len(c.strides)
+            fused = c.channels if c.fusion == "sum" else sum(c.branch_channels())
             self.fuse = nn.Sequential(
                 nn.Conv1d(fused, c.channels, 1, bias=False),
                 nn.BatchNorm1d(c.channels),
@@ -307,9 +385,9 @@ class TCN(nn.Module):
             raise InputError(f"TCN.forward_single needs exactly receptive_field={r} frames, got {T}")
         x = rearrange(x, "b t j c -> b (j c) t")  # (B, J*in_features, R)
         feats = []
-        for branch, s, rf in zip(self.branches, self.config.strides, self.config.branch_receptive_fields()):
+        for branch, rf in zip(self.branches, self.config.branch_receptive_fields()):
             start = self._branch_start(rf)
-            feats.append(branch.forward_strided(x[:, :, start : start + rf : s]))  # (B, C, 1)
+            feats.append(branch.forward_strided(x[:, :, start : start + rf]))  # (B, C, 1)
         y = self._fuse_and_head(feats)  # (B, J*out_features, 1)
         return rearrange(y, "b (j c) t -> b t j c", j=J)  # (B, 1, J, out_features)
 
@@ -371,7 +449,7 @@ class TCN(nn.Module):
         In dense mode every conv layer produces one frame per output frame (plus an ``O(R)`` margin that
         vanishes on long sequences), so the cost is ``2 * C_in * C_out * width`` summed over the convs.
         BN, ReLU, biases and residual adds are left out: they are elementwise, and BN folds into the
-        convs at inference. A conv whose weights branches share (``config.share``) counts once per branch.
+        convs at inference; so is the confidence pooling (``pool``: a few dozen FLOPs per joint). A conv whose weights branches share (``config.share``) counts once per branch.
         """
         return sum(2 * m.weight.numel() for m in self.modules() if isinstance(m, nn.Conv1d))
 
@@ -398,7 +476,7 @@ def baseline_config_matching(config: TCNConfig, rtol: float = 0.05, multiple_of:
     target = count_parameters(config)
 
     def params(channels: int) -> int:
-        return count_parameters(replace(config, strides=(1,), channels=channels))
+        return count_parameters(replace(config, strides=(1,), channels=channels, coarse_channels=None, pool=False))
 
     # Parameters grow monotonically with channels: bracket, then bisect for the first count >= target.
     lo, hi = 1, 2
@@ -423,4 +501,4 @@ def baseline_config_matching(config: TCNConfig, rtol: float = 0.05, multiple_of:
             "baseline_config_matching: closest single-stride model (channels=%d) is %.1f%% off the %d "
             "parameters of %s", best, 100 * err(best), target, config
         )
-    return replace(config, strides=(1,), channels=best)
+    return replace(config, strides=(1,), channels=best, coarse_channels=None, pool=False)

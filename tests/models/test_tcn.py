@@ -6,6 +6,7 @@ import io
 
 import pytest
 import torch
+from einops import rearrange
 from torch.utils.flop_counter import FlopCounterMode
 
 from lift3d.config import from_dict, to_dict
@@ -16,10 +17,12 @@ J, C_IN = 17, 3
 MULTI, SINGLE = (1, 2, 3), (1,)
 
 
-def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", share=False) -> TCN:
-    """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN)."""
+def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", share=False, pooled=False) -> TCN:
+    """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN).
+    ``pooled``: narrow coarse branches behind confidence pooling (``coarse_channels``, ``pool``)."""
     torch.manual_seed(seed)
-    cfg = TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span, share=share)
+    cfg = TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span, share=share,
+                    coarse_channels=channels // 2 if pooled else None, pool=pooled)
     model = TCN(cfg)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
@@ -31,8 +34,12 @@ def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", sha
 
 
 def kp2d(B, T, seed=1):
+    """Random inputs: coordinates ~ N(0, 1), confidences in (0, 1) with about a third of them 0 (masked)."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, T, J, C_IN, generator=g)
+    x = torch.randn(B, T, J, C_IN, generator=g)
+    conf = torch.rand(B, T, J, generator=g)
+    x[..., -1] = torch.where(conf < 0.3, 0.0, conf)
+    return x
 
 
 def windows(x, R):
@@ -74,12 +81,13 @@ def test_scaled_span_widens_the_coarse_branches():
         TCNConfig(span="wide")
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["bare", "pooled"])
 @pytest.mark.parametrize("span", ["fit", "scaled"])
 @pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
 @pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
 @pytest.mark.parametrize("R", [27, 81])
-def test_dense_equals_single_window(R, strides, causal, span):
-    model = make(R, strides, causal, span=span)
+def test_dense_equals_single_window(R, strides, causal, span, pooled):
+    model = make(R, strides, causal, span=span, pooled=pooled)
     R = model.receptive_field()
     x = kp2d(2, R + 9)
     with torch.no_grad():
@@ -154,6 +162,52 @@ def test_residual_fusion_adds_the_fused_branches_to_the_stride_1_stream():
         assert not torch.allclose(model(x), dense)
 
 
+def test_confidence_pool_averages_what_was_seen():
+    from lift3d.models.tcn import _ConfidencePool
+
+    pool = _ConfidencePool(in_features=3, half=1)  # tent 1, 2, 1
+    # One batch, two joints, four frames; features (x, y, conf) of each joint, as the codec lays them out.
+    j0 = torch.tensor([[1.0, 5.0, 1.0], [0.0, 0.0, 0.0], [3.0, 7.0, 1.0], [9.0, 9.0, 0.5]])  # frame 1 masked
+    j1 = torch.zeros(4, 3)  # never seen
+    x = rearrange(torch.stack([j0, j1], dim=1), "t j f -> 1 (j f) t")
+    out = rearrange(pool(x), "1 (j f) t -> t j f", f=3)  # (2 pooled frames, J, 3)
+    # Frame 1: neighbours 0 and 2 (weight 1 each), itself masked: their mean, a half-seen joint.
+    torch.testing.assert_close(out[0, 0], torch.tensor([2.0, 6.0, 0.5]))
+    # Frame 2: weights 0 x masked, 2 x (3, 7), 1 x 0.5 x (9, 9): sum 2.5; mean confidence (0 + 2 + 0.5) / 4.
+    torch.testing.assert_close(out[1, 0], torch.tensor([(6.0 + 4.5) / 2.5, (14.0 + 4.5) / 2.5, 2.5 / 4]))
+    torch.testing.assert_close(out[:, 1], torch.zeros(2, 3))  # nothing seen: 0, as the codec encodes it
+
+
+def test_pooled_coarse_branches_ignore_where_a_masked_joint_was():
+    model = make(27, MULTI, pooled=True)
+    x = kp2d(1, 40)
+    moved = x.clone()
+    masked = x[..., -1] == 0
+    moved[..., :-1][masked] += 5.0  # coordinates of confidence-0 joints: meaningless, the pool must not use them
+    with torch.no_grad():
+        for branch in model.branches[1:]:
+            flat, flat_moved = (rearrange(v, "b t j c -> b (j c) t") for v in (x, moved))
+            torch.testing.assert_close(branch(flat_moved), branch(flat))
+        assert not torch.allclose(model.branches[0](flat_moved), model.branches[0](flat))  # stride 1: bare
+
+
+def test_coarse_channels_narrow_the_coarse_branches():
+    model = make(27, MULTI, channels=32, pooled=True)
+    assert model.config.branch_channels() == (32, 16, 16)
+    assert [b.expand.out_channels for b in model.branches] == [32, 16, 16]
+    assert [b.pool is None for b in model.branches] == [True, False, False]
+    assert model.fuse[0].in_channels == 32 + 16 + 16 and model.head.in_channels == 32
+    assert count_parameters(model.config) == model.num_parameters()
+    assert model.config.branch_receptive_fields() == (27, 2 * 8 + 1 + 2, 3 * 8 + 1 + 2)  # pooled: +1 frame each side
+    base = baseline_config_matching(model.config)
+    assert base.strides == SINGLE and base.coarse_channels is None and not base.pool
+    cfg = from_dict(TCNConfig, to_dict(model.config))
+    assert cfg == model.config
+    # Configs saved before these options existed load as the bare, equal-width design.
+    old = {k: v for k, v in to_dict(model.config).items() if k not in ("coarse_channels", "pool")}
+    assert from_dict(TCNConfig, old).branch_channels() == (32, 32, 32) and not from_dict(TCNConfig, old).pool
+
+
 def _changed_outputs(model, x, frame):
     """Which dense output frames change when input ``frame`` is perturbed."""
     y = x.clone()
@@ -164,11 +218,12 @@ def _changed_outputs(model, x, frame):
     return diff > 1e-4
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["bare", "pooled"])
 @pytest.mark.parametrize("span", ["fit", "scaled"])
 @pytest.mark.parametrize("causal", [False, True], ids=["centred", "causal"])
 @pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
-def test_output_depends_exactly_on_receptive_field(strides, causal, span):
-    model = make(27, strides, causal, span=span)
+def test_output_depends_exactly_on_receptive_field(strides, causal, span, pooled):
+    model = make(27, strides, causal, span=span, pooled=pooled)
     R = model.receptive_field()
     T = R + 20
     x = kp2d(1, T)
@@ -315,6 +370,11 @@ def test_input_validation():
         {"fusion": "attention"},
         {"dropout": 1.0},
         {"channels": 0},
+        {"coarse_channels": 0},
+        {"coarse_channels": 16, "channels": 32, "share": True},
+        {"coarse_channels": 16, "channels": 32, "fusion": "sum"},
+        {"pool": True, "in_features": 1},
+        {"pool": True, "strides": [1, 13], "receptive_field": 27},  # 13 * 2 + 1 fits, plus 2 * 6 pooled does not
     ],
 )
 def test_config_validation(bad):

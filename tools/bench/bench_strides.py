@@ -4,8 +4,9 @@
 
 Trains the baseline (configs/tcn_baseline_81.yaml) and each multi-stride arm (configs/tcn_multistride_81.yaml
 with the arm's overrides: the design as configured, its coarse branches widened, widened with the branches
-sharing their conv weights, fused residually onto the stride-1 stream, and widened + shared + residual, each
-with the channels that match the baseline's parameters) with the same data, seed, epochs and windows per epoch
+sharing their conv weights, fused residually onto the stride-1 stream, widened + shared + residual, and
+residual with narrow, widened coarse branches that see confidence-pooled 2D, each with the channels that match
+the baseline's parameters) with the same data, seed, epochs and windows per epoch
 in one run, evaluates every model on the held-out test set under clean, noisy and noisy + 30%-masked 2D, and
 writes the section ``strides_ablation`` of BENCHMARKS.md with the ratios, and with the validation curve (by
 epoch) of every arm with a run in runs/bench_strides, partly trained ones included.
@@ -41,6 +42,9 @@ ARMS = (
     ("residual", "multi-stride, residual fusion", ["name=ms_residual_192", "model.fusion=residual"]),
     ("shared_residual", "multi-stride, widened, shared weights, residual fusion",
      ["name=ms_shres_280", "model.channels=280", "model.span=scaled", "model.share=true", "model.fusion=residual"]),
+    ("pooled", "multi-stride, residual fusion, narrow pooled coarse branches",
+     ["name=ms_pooled_280_64", "model.channels=280", "model.coarse_channels=64", "model.span=scaled",
+      "model.fusion=residual", "model.pool=true"]),
 )
 
 
