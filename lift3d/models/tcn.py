@@ -119,7 +119,7 @@ class TCNConfig:
         s = self.strides
         if not s or 1 not in s or len(set(s)) != len(s) or any(not isinstance(v, int) or v < 1 for v in s):
             raise ConfigError(f"TCNConfig.strides must be distinct positive integers including 1, got {s}")
-        too_coarse = [v for v in s if v * (WIDTH - 1) + 1 + 2 * self.pool_half(v) > r] if self.span == "fit" else []
+        too_coarse = [v for v in s if self.branch_span(v, 1) > r] if self.span == "fit" else []
         if too_coarse:
             raise ConfigError(
                 f"TCNConfig.strides {too_coarse}: one width-{WIDTH} conv at that stride already spans more than "
@@ -148,6 +148,11 @@ class TCNConfig:
         """Frames each side of the confidence-weighted average branch ``stride`` sees (0: no pooling)."""
         return stride // 2 if self.pool else 0
 
+    def branch_span(self, stride: int, layers: int) -> int:
+        """Input frames a branch of ``layers`` width-3 layers at ``stride`` sees: ``s * (3**L - 1) + 1``, plus
+        ``2 * (s // 2)`` with ``pool``."""
+        return stride * (WIDTH**layers - 1) + 1 + 2 * self.pool_half(stride)
+
     def branch_channels(self) -> tuple[int, ...]:
         """Feature channels of each branch: ``channels`` for stride 1, ``coarse_channels`` for the others."""
         coarse = self.channels if self.coarse_channels is None else self.coarse_channels
@@ -161,17 +166,14 @@ class TCNConfig:
         out = []
         for s in self.strides:
             n = 1
-            while s * (WIDTH ** (n + 1) - 1) + 1 + 2 * self.pool_half(s) <= self.receptive_field:
+            while self.branch_span(s, n + 1) <= self.receptive_field:
                 n += 1
             out.append(n)
         return tuple(out)
 
     def branch_receptive_fields(self) -> tuple[int, ...]:
-        """Receptive field ``s * (3**L - 1) + 1`` of each branch, in input frames (plus ``2 * (s // 2)`` with
-        ``pool``)."""
-        return tuple(
-            s * (WIDTH**n - 1) + 1 + 2 * self.pool_half(s) for s, n in zip(self.strides, self.branch_layers())
-        )
+        """Receptive field of each branch, in input frames (:meth:`branch_span`)."""
+        return tuple(self.branch_span(s, n) for s, n in zip(self.strides, self.branch_layers()))
 
     def model_receptive_field(self) -> int:
         """Input frames per output frame of the whole model: ``receptive_field``, or with ``span="scaled"``
@@ -449,7 +451,8 @@ class TCN(nn.Module):
         In dense mode every conv layer produces one frame per output frame (plus an ``O(R)`` margin that
         vanishes on long sequences), so the cost is ``2 * C_in * C_out * width`` summed over the convs.
         BN, ReLU, biases and residual adds are left out: they are elementwise, and BN folds into the
-        convs at inference; so is the confidence pooling (``pool``: a few dozen FLOPs per joint). A conv whose weights branches share (``config.share``) counts once per branch.
+        convs at inference; so is the confidence pooling (``pool``: a few dozen FLOPs per joint). A conv whose
+        weights branches share (``config.share``) counts once per branch.
         """
         return sum(2 * m.weight.numel() for m in self.modules() if isinstance(m, nn.Conv1d))
 
@@ -474,9 +477,10 @@ def baseline_config_matching(config: TCNConfig, rtol: float = 0.05, multiple_of:
     count, otherwise the closest integer.
     """
     target = count_parameters(config)
+    single = replace(config, strides=(1,), coarse_channels=None, pool=False)
 
     def params(channels: int) -> int:
-        return count_parameters(replace(config, strides=(1,), channels=channels, coarse_channels=None, pool=False))
+        return count_parameters(replace(single, channels=channels))
 
     # Parameters grow monotonically with channels: bracket, then bisect for the first count >= target.
     lo, hi = 1, 2
@@ -501,4 +505,4 @@ def baseline_config_matching(config: TCNConfig, rtol: float = 0.05, multiple_of:
             "baseline_config_matching: closest single-stride model (channels=%d) is %.1f%% off the %d "
             "parameters of %s", best, 100 * err(best), target, config
         )
-    return replace(config, strides=(1,), channels=best, coarse_channels=None, pool=False)
+    return replace(single, channels=best)

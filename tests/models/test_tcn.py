@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.models import TCN, TCNConfig, baseline_config_matching, count_parameters
+from lift3d.models.tcn import _ConfidencePool
 
 J, C_IN = 17, 3
 MULTI, SINGLE = (1, 2, 3), (1,)
@@ -163,8 +164,6 @@ def test_residual_fusion_adds_the_fused_branches_to_the_stride_1_stream():
 
 
 def test_confidence_pool_averages_what_was_seen():
-    from lift3d.models.tcn import _ConfidencePool
-
     pool = _ConfidencePool(in_features=3, half=1)  # tent 1, 2, 1
     # One batch, two joints, four frames; features (x, y, conf) of each joint, as the codec lays them out.
     j0 = torch.tensor([[1.0, 5.0, 1.0], [0.0, 0.0, 0.0], [3.0, 7.0, 1.0], [9.0, 9.0, 0.5]])  # frame 1 masked
