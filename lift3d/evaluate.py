@@ -16,9 +16,11 @@ from tqdm import tqdm
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter
 from lift3d.codec import root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
+from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import InputError
 from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, load_fusion_partner, lift_volumetric
 from lift3d.metrics import evaluate_sequences
+from lift3d.tracking.gaps import fill_gaps
 
 
 def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -30,6 +32,14 @@ def mask_joints(conf: np.ndarray, fraction: float, rng: np.random.Generator) -> 
     order = rng.random(conf.shape).argsort(axis=-1)
     out = conf.copy()
     np.put_along_axis(out, order[..., :k], 0.0, axis=-1)
+    return out
+
+
+def mask_runs(conf: np.ndarray, fraction: float, run_frames: float, rng: np.random.Generator) -> np.ndarray:
+    """Set about ``fraction`` of the joint-frames of ``(T, J)`` to confidence 0, in runs of frames of mean length
+    ``run_frames`` per joint (a detector losing a joint for a while: :func:`lift3d.data.noise_2d.dropout_mask`)."""
+    out = conf.copy()
+    out[dropout_mask(conf.shape, fraction, run_frames, rng)] = 0.0
     return out
 
 
@@ -46,15 +56,25 @@ def predict_views(
     fuse_with: str | Path | None = None,
     fuse_weight: float = FUSE_WEIGHT,
     frame_step: int = 1,
+    fill_gap_s: float = 0.0,
+    mask_run_frames: float = 0.0,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[dict], str]:
     """A lifter's 3D for every view of every sequence of ``data``, as :func:`evaluate_file` scores it:
     ``(pairs, names, checkpoint_id)``, with ``pairs`` a ``(prediction, target)`` of root-relative camera-frame
     metres ``(T, J, 3)`` (float64) per view, and ``names`` its sequence, view and subject. The joints masked
-    depend only on ``seed``, ``mask`` and the file, so two lifters called alike see the same 2D."""
+    depend only on ``seed``, ``mask`` and the file, so two lifters called alike see the same 2D: ``round(mask *
+    17)`` random joints of every frame (:func:`mask_joints`), or with ``mask_run_frames > 0`` about ``mask`` of
+    the joint-frames in runs of that mean length (:func:`mask_runs`). ``fill_gap_s``:
+    each joint is then interpolated across its gaps of at most this many seconds (as ``lift3d infer`` does,
+    :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
         raise InputError(f"frame_step must be >= 1, got {frame_step}")
+    if not fill_gap_s >= 0:
+        raise InputError(f"fill_gap_s must be >= 0 seconds, got {fill_gap_s}")
+    if not mask_run_frames >= 0:
+        raise InputError(f"mask_run_frames must be >= 0, got {mask_run_frames}")
     model, codec, ckpt = load_lifter(checkpoint, device)
     if getattr(codec, "image", False):
         raise InputError("this Pose-ResNet takes image crops, and a mocap test set has 2D only; evaluate it on "
@@ -71,7 +91,9 @@ def predict_views(
                 kp, conf = s.kp2d_clean_px[v], np.ones(s.conf[v].shape, np.float32)
             else:
                 kp, conf = s.kp2d_px[v], s.conf[v]
-            conf = mask_joints(conf, mask, rng)
+            conf = mask_runs(conf, mask, mask_run_frames, rng) if mask_run_frames > 0 else mask_joints(conf, mask, rng)
+            if fill_gap_s > 0:
+                kp, conf, _ = fill_gaps(kp, conf, int(round(fill_gap_s * s.fps)))
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
                 if partner is not None:
@@ -100,16 +122,20 @@ def evaluate_file(
     fuse_with: str | Path | None = None,
     fuse_weight: float = FUSE_WEIGHT,
     frame_step: int = 1,
+    fill_gap_s: float = 0.0,
+    mask_run_frames: float = 0.0,
 ) -> dict:
     """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
 
     ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
     averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
     then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
+    ``fill_gap_s``, ``mask_run_frames``: see :func:`predict_views`.
     """
     results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
                                             device=device, progress=progress, fuse_with=fuse_with,
-                                            fuse_weight=fuse_weight, frame_step=frame_step)
+                                            fuse_weight=fuse_weight, frame_step=frame_step, fill_gap_s=fill_gap_s,
+                                            mask_run_frames=mask_run_frames)
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
@@ -124,7 +150,9 @@ def evaluate_file(
         "data": str(data),
         "input_2d": input_2d,
         "mask": mask,
+        "mask_run_frames": mask_run_frames,
         **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if fuse_with is not None else {}),
         "frame_step": frame_step,
+        "fill_gap_s": fill_gap_s,
         "per_sequence": per_seq,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from lift3d.io.kp2d import Keypoints2D, read_keypoints
 from lift3d.io.video import is_video
 from lift3d.iso import IsoConfig, optimise, tune_lifter
 from lift3d.skeletons import H36M17
+from lift3d.tracking.gaps import MAX_GAP_S, fill_gaps
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Pose3DResult:
         pose3d_cam_m: ``(T, 17, 3)`` root-relative 3D in the camera frame (OpenCV axes: x right, y down,
             z forward), metres, Human3.6M-17 order; the pelvis is 0.
         kp2d_px: ``(T, 17, 2)`` the 2D it was lifted from (H36M-17), pixels; conf: ``(T, 17)``.
-        interpolated: ``(T,)`` frames whose 2D was interpolated across a short tracking gap.
+        interpolated: ``(T,)`` frames without the person whose 2D was interpolated across a short gap.
         fps, source, checkpoint_id, image_size: frame rate, input path, the lifter's id, ``(width, height)``.
         root_cam_m: ``(T, 3)`` the root (pelvis) in the camera frame, metres, when ISO placed the person in
             the scene (``pose3d_cam_m + root_cam_m[:, None]`` is then absolute); else None.
@@ -108,6 +109,16 @@ def at_model_fps(kp: Keypoints2D, model_fps: float) -> tuple[np.ndarray, np.ndar
         kp2d = resample(kp2d, kp.fps, model_fps)
         conf = np.where(ok, resample(conf, kp.fps, model_fps), 0.0).astype(np.float32)
     return kp2d, conf
+
+
+def fill_2d_gaps(kp: Keypoints2D, max_gap_s: float) -> Keypoints2D:
+    """``kp`` with each joint interpolated across its gaps (confidence 0) of at most ``max_gap_s`` seconds
+    (:func:`lift3d.tracking.gaps.fill_gaps`); frames without the person that were filled are added to
+    ``interpolated``. ``max_gap_s <= 0`` returns ``kp`` unchanged."""
+    if max_gap_s <= 0:
+        return kp
+    kp2d, conf, filled = fill_gaps(kp.kp2d_px, kp.conf, int(round(max_gap_s * kp.fps)))
+    return replace(kp, kp2d_px=kp2d, conf=conf, interpolated=kp.interpolated | filled)
 
 
 def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
@@ -234,7 +245,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
           fuse_with: str | os.PathLike | None = None, fuse_weight: float = FUSE_WEIGHT,
           video: str | os.PathLike | None = None, iso: IsoConfig | None = None,
           camera_K: np.ndarray | None = None, camera_dist: np.ndarray | None = None,
-          discriminator: str | os.PathLike | bool | None = None, progress: bool = False) -> Pose3DResult:
+          discriminator: str | os.PathLike | bool | None = None, fill_gap_s: float = MAX_GAP_S,
+          progress: bool = False) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
@@ -248,6 +260,9 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     ``camera_K`` (and ``camera_dist``) are the camera's intrinsics, default :func:`guess_camera`; the
     volumetric lifter uses them too.
 
+    ``fill_gap_s``: each joint is first interpolated across its gaps in the 2D (confidence 0) of at most this
+    many seconds (:func:`fill_2d_gaps`; 0: lift the 2D as given); the result holds the 2D as lifted.
+
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
     final 3D (:func:`plausibility`).
     """
@@ -255,13 +270,15 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError("the 2D sequence has no frames", kp.source or None)
     if not (kp.conf > 0).any():
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
+    if not fill_gap_s >= 0:
+        raise InputError(f"fill_gap_s must be >= 0 seconds, got {fill_gap_s}")
     model, codec, ckpt = load_lifter(checkpoint, device)
     judge = None
     if discriminator is not None and discriminator is not False:
         from lift3d.checkpoint import load_discriminator
 
         judge = load_discriminator(None if discriminator is True else discriminator, device)
-    h = kp.to_h36m()
+    h = fill_2d_gaps(kp.to_h36m(), fill_gap_s)
     K = guess_camera(h) if camera_K is None else np.asarray(camera_K, np.float64)
     if K.shape != (3, 3) or not np.isfinite(K).all():
         raise InputError(f"camera intrinsics must be a finite 3x3 matrix, got shape {K.shape}")
@@ -290,7 +307,7 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         pose = temporal(model, codec, float(ckpt["fps"]))
     if tune:
         ident = f"{ident}+tuned"
-    result = Pose3DResult(pose, h.kp2d_px, h.conf, kp.interpolated, kp.fps, kp.source, ident, kp.image_size)
+    result = Pose3DResult(pose, h.kp2d_px, h.conf, h.interpolated, kp.fps, kp.source, ident, kp.image_size)
     if iso is not None:
         solved = optimise(pose, h.kp2d_px, h.conf, K, kp.fps, iso, dist=camera_dist, progress=progress)
         result.pose3d_cam_m, result.root_cam_m = solved.pose3d_cam_m, solved.root_cam_m

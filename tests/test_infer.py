@@ -53,3 +53,39 @@ def test_keypoints_validation_names_the_problem():
         Keypoints2D(np.zeros((2, 17, 2)), np.ones((2, 16)), "h36m17", 30.0)
     with pytest.raises(InputError, match="has 33 joints"):
         Keypoints2D(np.zeros((2, 17, 2)), np.ones((2, 17)), "blazepose33", 30.0)
+
+
+def test_short_2d_gaps_are_filled_before_lifting_unless_asked_not_to():
+    kp = _walk(60)
+    conf = kp.conf.copy()
+    conf[20:23, 3] = 0.0  # one joint dropped for 0.1 s
+    conf[40] = 0.0  # the person lost for one frame
+    conf[5:50, 6] = 0.0  # a joint lost for 1.5 s: longer than the default
+    gappy = Keypoints2D(kp.kp2d_px, conf, "h36m17", kp.fps, "gappy")
+    filled = infer(gappy)
+    assert (filled.conf[20:23, 3] > 0).all() and (np.delete(filled.conf[40], 6) > 0).all()
+    np.testing.assert_allclose(filled.kp2d_px[20:23, 3], kp.kp2d_px[20:23, 3], atol=1.0)  # linear over 0.1 s
+    assert (filled.conf[5:50, 6] == 0).all()
+    assert filled.interpolated.tolist() == [t == 40 for t in range(60)]
+    raw = infer(gappy, fill_gap_s=0.0)
+    assert (raw.conf[20:23, 3] == 0).all() and not raw.interpolated.any()
+    # The 3D differs only near the filled gaps (the 81-frame window of every frame sees the one at 40).
+    assert np.abs(filled.pose3d_cam_m - raw.pose3d_cam_m).max() > 1e-4
+    with pytest.raises(InputError, match="fill_gap_s"):
+        infer(gappy, fill_gap_s=-1.0)
+
+
+def test_infer_cli_fills_gaps_by_default_and_takes_fill_gaps(tmp_path):
+    from lift3d.cli.main import main
+    from lift3d.io.exports import read_result
+    from lift3d.io.kp2d import write_kp2d_h5
+
+    kp = _walk(90)
+    conf = kp.conf.copy()
+    conf[30:33, 4] = 0.0
+    path = tmp_path / "kp2d.h5"
+    write_kp2d_h5(path, Keypoints2D(kp.kp2d_px, conf, "h36m17", kp.fps, "gappy"))
+    for extra, filled in (([], True), (["--fill-gaps", "0"], False), (["--fill-gaps", "0.05"], False)):
+        out = tmp_path / f"out{len(extra)}{extra[-1] if extra else ''}.h5"
+        assert main(["infer", str(path), "-o", str(out), "--model", "tcn", "--no-progress", *extra]) == 0
+        assert bool((read_result(out).conf[30:33, 4] > 0).all()) == filled, extra

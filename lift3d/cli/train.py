@@ -37,10 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--input", choices=["noisy", "clean"], default="noisy",
                    help="the file's detector-like 2D (noisy) or exact projections (clean)")
     e.add_argument("--mask", type=float, default=0.0, help="fraction of joints masked per frame (e.g. 0.3)")
+    e.add_argument("--mask-runs", type=float, default=0.0, metavar="FRAMES",
+                   help="mask about --mask of the joint-frames in runs of this mean length instead of round(mask * 17) "
+                        "joints of every frame")
     e.add_argument("--seed", type=int, default=0, help="seed of the masking")
     e.add_argument("--fuse", nargs="?", const="default", metavar="TCN_CKPT",
                    help="with a Pose-ResNet checkpoint: average in a temporal lifter's 3D (default: the shipped one)")
     e.add_argument("--fuse-weight", type=float, help="the temporal lifter's share in --fuse (default: FUSE_WEIGHT)")
+    e.add_argument("--fill-gaps", type=float, default=0.0, metavar="SECONDS",
+                   help="interpolate each joint across its 2D gaps of at most this long first, as lift3d infer does "
+                        "(its default: 1.0); default 0: score the lifter on the 2D as given")
     e.add_argument("--frame-step", type=int, default=1, help="score every n-th frame only (no MPJVE when > 1)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
@@ -104,7 +110,8 @@ def run_evaluate(args) -> int:
     res = evaluate_file(args.data, args.checkpoint, input_2d=args.input, mask=args.mask, seed=args.seed,
                         device=args.device, progress=not args.json, fuse_with=args.fuse,
                         fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight,
-                        frame_step=args.frame_step)
+                        frame_step=args.frame_step, fill_gap_s=args.fill_gaps,
+                        mask_run_frames=args.mask_runs)
     if not args.per_sequence:
         res.pop("per_sequence")
     if not args.json:

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from lift3d.errors import InputError
+from lift3d.tracking.gaps import MAX_GAP_S
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "
                         "tracked on (frame t of the 2D is frame t of the video; default: the 2D's source)")
     i.add_argument("--device", default="cpu", help="torch device for the lifter, e.g. cuda")
+    i.add_argument("--fill-gaps", type=float, default=MAX_GAP_S, metavar="SECONDS",
+                   help="interpolate each joint across its gaps in the 2D (confidence 0) of at most this long before "
+                        f"lifting (default {MAX_GAP_S:g}; 0: lift the 2D as given)")
     g = i.add_argument_group("inference-stage optimisation and camera")
     g.add_argument("--iso", action="store_true",
                    help="refine the 3D so that it reprojects onto the 2D (confidence-weighted, bone lengths constant, "
@@ -226,7 +230,7 @@ def run_infer(args) -> int:
     checkpoint, fuse_with = lifter_choice(args)
     result = infer(kp, checkpoint, args.device, fuse_with=fuse_with,
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
-                   iso=iso, camera_K=K, camera_dist=dist, progress=not args.no_progress,
+                   iso=iso, camera_K=K, camera_dist=dist, fill_gap_s=args.fill_gaps, progress=not args.no_progress,
                    discriminator=None if args.plausibility is None else
                    (True if args.plausibility == "default" else args.plausibility))
     write_result(args.output, result, args.out_format)

@@ -30,13 +30,33 @@ def test_long_gaps_and_ends_stay_missing():
     assert (c[[0, 2, 3, 4, 5, 9]] == 0).all()
 
 
-def test_joint_missing_on_one_side_of_the_gap_is_not_invented():
+def test_each_joint_is_filled_across_its_own_gap_only_up_to_max_gap():
     kp, conf = _seq()
-    conf[4] = 0.0
-    conf[5, 1] = 0.0  # joint 1 missing after the gap
+    conf[4] = 0.0  # the person lost for one frame
+    conf[5, 1] = 0.0  # joint 1 also missing in the next: its own gap is frames 4-5
+    out, c, flags = fill_gaps(kp, conf, max_gap=1)
+    assert c[4, 1] == 0 and c[5, 1] == 0  # 2 frames > max_gap
+    np.testing.assert_allclose(out[4, [0, 2]], np.full((2, 2), 40.0))
+    assert flags[4]  # the person's frame is filled (joints 0 and 2)
     out, c, _ = fill_gaps(kp, conf, max_gap=2)
-    assert c[4, 1] == 0 and (out[4, 1] == 0).all()
-    assert c[4, 0] > 0
+    np.testing.assert_allclose(out[4:6, 1], [[40.0, 40.0], [50.0, 50.0]])
+    np.testing.assert_allclose(c[4:6, 1], INTERPOLATED_CONF_SCALE * 0.8)
+
+
+def test_a_joint_dropped_alone_is_filled_between_its_own_neighbours():
+    kp, conf = _seq(T=8, J=3)  # joint 2 always seen
+    kp[:, 1] += 5.0
+    conf[2, 0] = 0.6  # the lower side sets the filled confidence
+    kp[3, 1], conf[3, 1] = 0.0, 0.0
+    kp[3:5, 0], conf[3:5, 0] = 0.0, 0.0
+    out, c, flags = fill_gaps(kp, conf, max_gap=2)
+    np.testing.assert_allclose(out[3, 1], [35.0, 35.0])
+    np.testing.assert_allclose(out[3:5, 0], [[30.0, 30.0], [40.0, 40.0]])
+    np.testing.assert_allclose(c[3, 1], INTERPOLATED_CONF_SCALE * 0.8)
+    np.testing.assert_allclose(c[3:5, 0], INTERPOLATED_CONF_SCALE * 0.6)
+    assert not flags.any()  # the person never left the frame
+    _, c0, _ = fill_gaps(kp, conf, max_gap=0)
+    np.testing.assert_array_equal(c0, conf)
 
 
 def _people(boxes):
