@@ -25,7 +25,7 @@ def _tracker_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--person", type=_person, default="largest",
                    help="whom to follow: largest (default), most_confident, or an index (with --people > 1, and "
                         "for multi-person 2D files)")
-    g.add_argument("--max-gap", type=float, default=0.25, help="longest gap without the person to interpolate, s")
+    g.add_argument("--max-gap", type=float, default=0.25, help="longest gap of a joint (or the whole person) the tracker interpolates, s")
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:

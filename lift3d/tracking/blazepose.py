@@ -45,7 +45,7 @@ class TrackerConfig:
         num_poses: people MediaPipe looks for per frame (more costs about 2x: the detector runs every frame).
         person: whom to keep when ``num_poses > 1``: ``largest``, ``most_confident`` or an index.
         min_detection, min_presence, min_tracking: MediaPipe's thresholds.
-        max_gap_s: longest run of frames without the person that is interpolated (seconds).
+        max_gap_s: longest run of frames without a joint (or the whole person) that is interpolated (seconds).
         task: the ``.task`` model file (default: built from the installed mediapipe, see ``blazepose_model``).
     """
 
