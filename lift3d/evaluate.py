@@ -64,8 +64,8 @@ def predict_views(
     metres ``(T, J, 3)`` (float64) per view, and ``names`` its sequence, view and subject. The joints masked
     depend only on ``seed``, ``mask`` and the file, so two lifters called alike see the same 2D: ``round(mask *
     17)`` random joints of every frame (:func:`mask_joints`), or with ``mask_run_frames > 0`` about ``mask`` of
-    the joint-frames in runs of that mean length (:func:`mask_runs`). ``fill_gap_s``:
-    each joint is then interpolated across its gaps of at most this many seconds (as ``lift3d infer`` does,
+    the joint-frames in runs of that mean length (:func:`mask_runs`). ``fill_gap_s``: each joint is then
+    interpolated across its gaps of at most this many seconds (as ``lift3d infer`` does,
     :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from lift3d.config import load_config
+from lift3d.tracking.gaps import MAX_GAP_S
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--fuse-weight", type=float, help="the temporal lifter's share in --fuse (default: FUSE_WEIGHT)")
     e.add_argument("--fill-gaps", type=float, default=0.0, metavar="SECONDS",
                    help="interpolate each joint across its 2D gaps of at most this long first, as lift3d infer does "
-                        "(its default: 1.0); default 0: score the lifter on the 2D as given")
+                        f"(its default: {MAX_GAP_S:g}); default 0: score the lifter on the 2D as given")
     e.add_argument("--frame-step", type=int, default=1, help="score every n-th frame only (no MPJVE when > 1)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
