@@ -58,6 +58,7 @@ def predict_views(
     frame_step: int = 1,
     fill_gap_s: float = 0.0,
     mask_run_frames: float = 0.0,
+    flip: bool = False,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[dict], str]:
     """A lifter's 3D for every view of every sequence of ``data``, as :func:`evaluate_file` scores it:
     ``(pairs, names, checkpoint_id)``, with ``pairs`` a ``(prediction, target)`` of root-relative camera-frame
@@ -66,7 +67,8 @@ def predict_views(
     17)`` random joints of every frame (:func:`mask_joints`), or with ``mask_run_frames > 0`` about ``mask`` of
     the joint-frames in runs of that mean length (:func:`mask_runs`). ``fill_gap_s``: each joint is then
     interpolated across its gaps of at most this many seconds (as ``lift3d infer`` does,
-    :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given)."""
+    :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given). ``flip``: a temporal lifter (alone or fused) averages
+    in its mirrored 3D of the mirrored 2D (as ``lift3d infer`` does, :func:`lift3d.infer.lift_sequence`)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
@@ -97,10 +99,10 @@ def predict_views(
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
                 if partner is not None:
-                    pred = fuse(lift_sequence(kp, conf, *partner[:2], device)[::frame_step].numpy(), pred, fuse_weight)
+                    pred = fuse(lift_sequence(kp, conf, *partner[:2], device, flip)[::frame_step].numpy(), pred, fuse_weight)
                 pred = torch.from_numpy(pred).double()
             else:
-                pred = lift_sequence(kp, conf, model, codec, device)[::frame_step].double()
+                pred = lift_sequence(kp, conf, model, codec, device, flip)[::frame_step].double()
             cam = s.pose3d_world_m.astype(np.float64) @ s.cameras["R"][v].T + s.cameras["t"][v]
             target = torch.from_numpy(root_relative(cam[::frame_step]))
             results.append((pred, target))
@@ -124,18 +126,19 @@ def evaluate_file(
     frame_step: int = 1,
     fill_gap_s: float = 0.0,
     mask_run_frames: float = 0.0,
+    flip: bool = False,
 ) -> dict:
     """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
 
     ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
     averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
     then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
-    ``fill_gap_s``, ``mask_run_frames``: see :func:`predict_views`.
+    ``fill_gap_s``, ``mask_run_frames``, ``flip``: see :func:`predict_views`.
     """
     results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
                                             device=device, progress=progress, fuse_with=fuse_with,
                                             fuse_weight=fuse_weight, frame_step=frame_step, fill_gap_s=fill_gap_s,
-                                            mask_run_frames=mask_run_frames)
+                                            mask_run_frames=mask_run_frames, flip=flip)
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
@@ -154,5 +157,6 @@ def evaluate_file(
         **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if fuse_with is not None else {}),
         "frame_step": frame_step,
         "fill_gap_s": fill_gap_s,
+        "flip": flip,
         "per_sequence": per_seq,
     }

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lift3d.checkpoint import checkpoint_id, load_lifter
-from lift3d.codec import Pose2DCodec
+from lift3d.codec import Pose2DCodec, flip_features, flip_pose3d
 from lift3d.errors import InputError
 from lift3d.io.kp2d import Keypoints2D, read_keypoints
 from lift3d.io.video import is_video
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 CHUNK_FRAMES = 4096
 """Output frames lifted per pass on long sequences (bounds memory; same result as one pass)."""
+
+FLIP_TEST = False
+"""``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. On held-out mocap it lowers the
+temporal lifter's MPJPE by 1-2%, but on Pose2Sim's real views, with the tracker's 2D, it raises P-MPJPE by 2.3%
+(1.5% fused), and the real video decides (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
 
 
 @dataclass
@@ -92,11 +97,20 @@ def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | 
 
 
 @torch.no_grad()
-def lift_sequence(kp2d_px: np.ndarray, conf: np.ndarray, model, codec: Pose2DCodec, device: str = "cpu") -> torch.Tensor:
+def lift_sequence(kp2d_px: np.ndarray, conf: np.ndarray, model, codec: Pose2DCodec, device: str = "cpu",
+                  flip: bool = False) -> torch.Tensor:
     """A temporal lifter over a whole H36M-17 sequence at its own frame rate: ``(T, 17, 2)`` px and ``(T, 17)``
-    -> ``(T, 17, 3)`` root-relative camera-frame metres, float32 on the CPU."""
+    -> ``(T, 17, 3)`` root-relative camera-frame metres, float32 on the CPU.
+
+    ``flip``: test-time flip augmentation (as in training, :func:`lift3d.codec.flip_features`): the mean of the
+    3D of the 2D and the mirrored 3D of the mirrored 2D. Twice the lifter's work; mirroring the 2D then mirrors
+    the result exactly.
+    """
     feats = torch.from_numpy(codec.encode(kp2d_px, conf))[None].to(device)  # (1, T, 17, 3)
-    return Pose2DCodec.decode(model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]).float().cpu()
+    pred = model.predict_sequence(feats, chunk=CHUNK_FRAMES)[0]
+    if flip:
+        pred = 0.5 * (pred + flip_pose3d(model.predict_sequence(flip_features(feats), chunk=CHUNK_FRAMES)[0]))
+    return Pose2DCodec.decode(pred).float().cpu()
 
 
 def at_model_fps(kp: Keypoints2D, model_fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -121,10 +135,12 @@ def fill_2d_gaps(kp: Keypoints2D, max_gap_s: float) -> Keypoints2D:
     return replace(kp, kp2d_px=kp2d, conf=conf, interpolated=kp.interpolated | filled)
 
 
-def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu") -> np.ndarray:
-    """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate)."""
+def lift(kp: Keypoints2D, model, codec: Pose2DCodec, model_fps: float, device: str = "cpu",
+         flip: bool = False) -> np.ndarray:
+    """``(T, 17, 3)`` root-relative camera-frame metres for ``kp`` (any skeleton lift3d maps; any frame rate);
+    ``flip``: see :func:`lift_sequence`."""
     kp2d, conf = at_model_fps(kp, model_fps)
-    pred = lift_sequence(kp2d, conf, model, codec, device).numpy()
+    pred = lift_sequence(kp2d, conf, model, codec, device, flip).numpy()
     if abs(kp.fps - model_fps) > 1e-3:
         pred = resample(pred, model_fps, kp.fps, num_out=kp.num_frames)
     return pred.astype(np.float32)
@@ -246,7 +262,7 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
           video: str | os.PathLike | None = None, iso: IsoConfig | None = None,
           camera_K: np.ndarray | None = None, camera_dist: np.ndarray | None = None,
           discriminator: str | os.PathLike | bool | None = None, fill_gap_s: float = MAX_GAP_S,
-          progress: bool = False) -> Pose3DResult:
+          flip: bool = FLIP_TEST, progress: bool = False) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
@@ -262,6 +278,9 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
 
     ``fill_gap_s``: each joint is first interpolated across its gaps in the 2D (confidence 0) of at most this
     many seconds (:func:`fill_2d_gaps`; 0: lift the 2D as given); the result holds the 2D as lifted.
+
+    ``flip``: the temporal lifter (alone or fused) averages its 3D with that of the mirrored 2D
+    (:func:`lift_sequence`); a Pose-ResNet's own 3D is not flipped.
 
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
     final 3D (:func:`plausibility`).
@@ -290,7 +309,7 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         """The temporal lifter's 3D, after test-time fine-tuning on this sequence when ``iso`` asks for it."""
         if tune:
             tm = tune_lifter(tm, tc, *at_model_fps(h, fps), K, fps, iso, dist=camera_dist, device=device)
-        return lift(h, tm, tc, fps, device)
+        return lift(h, tm, tc, fps, device, flip)
 
     if ckpt["kind"] == "posresnet":
         if tune and partner is None:

@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--fill-gaps", type=float, default=MAX_GAP_S, metavar="SECONDS",
                    help="interpolate each joint across its gaps in the 2D (confidence 0) of at most this long before "
                         f"lifting (default {MAX_GAP_S:g}; 0: lift the 2D as given)")
+    i.add_argument("--flip", action="store_true",
+                   help="test-time flip: average the temporal lifter's 3D with its mirrored 3D of the mirrored 2D "
+                        "(twice the lifting work; off by default: it helps on mocap but not on the real videos)")
     g = i.add_argument_group("inference-stage optimisation and camera")
     g.add_argument("--iso", action="store_true",
                    help="refine the 3D so that it reprojects onto the 2D (confidence-weighted, bone lengths constant, "
@@ -230,7 +233,8 @@ def run_infer(args) -> int:
     checkpoint, fuse_with = lifter_choice(args)
     result = infer(kp, checkpoint, args.device, fuse_with=fuse_with,
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
-                   iso=iso, camera_K=K, camera_dist=dist, fill_gap_s=args.fill_gaps, progress=not args.no_progress,
+                   iso=iso, camera_K=K, camera_dist=dist, fill_gap_s=args.fill_gaps, flip=args.flip,
+                   progress=not args.no_progress,
                    discriminator=None if args.plausibility is None else
                    (True if args.plausibility == "default" else args.plausibility))
     write_result(args.output, result, args.out_format)

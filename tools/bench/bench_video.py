@@ -5,7 +5,8 @@
 For the sports2d demo (1768x994, 230 frames) and Pose2Sim cam01 (1088x1920, 100 frames): decode (OpenCV,
 frames read and converted to RGB, nothing else), tracker (BlazePose, decode time subtracted), lifting with
 the shipped default (the Pose-ResNet, frame by frame from heatmaps, fused with the temporal lifter: 2D mapping,
-codecs, both networks, resampling, the average) and with the temporal lifter alone (``--model tcn``), writing
+codecs, both networks, resampling, the average; the temporal lifter with its test-time flip, as ``lift3d infer``
+by default) and with the temporal lifter alone (``--model tcn``), writing
 (HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
 ``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also
 records the tracked clips' bone lengths (median and spread over the clip) and the tracker's median distance
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import table, write_section  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_POSRESNET, checkpoint_id, load_lifter  # noqa: E402
-from lift3d.infer import FUSE_WEIGHT, Pose3DResult, fuse, guess_camera, lift, lift_volumetric  # noqa: E402
+from lift3d.infer import FLIP_TEST, FUSE_WEIGHT, Pose3DResult, fuse, guess_camera, lift, lift_volumetric  # noqa: E402
 from lift3d.io.exports import write_result  # noqa: E402
 from lift3d.io.openpose import read_openpose_folder  # noqa: E402
 from lift3d.io.video import iter_frames  # noqa: E402
@@ -66,7 +67,7 @@ def main() -> None:
     def lift_default(h):
         """What ``lift3d infer`` does by default: the Pose-ResNet fused with the temporal lifter."""
         per_frame = lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), vol, vcodec)
-        return fuse(lift(h, model, codec, ckpt["fps"]), per_frame, FUSE_WEIGHT)
+        return fuse(lift(h, model, codec, ckpt["fps"], flip=FLIP_TEST), per_frame, FUSE_WEIGHT)
     speed_rows, bone_rows, agree_rows = [], [], []
     for name, video in videos.items():
         kp = track_video(video, progress=False)
@@ -95,7 +96,7 @@ def main() -> None:
         track_s, _ = timed(lambda: track_video(video, progress=False), args.repeats)
         track_s -= decode_s
         lift_s, _ = timed(lambda: lift_default(kp.to_h36m()), args.repeats)
-        tcn_s, _ = timed(lambda: lift(kp, model, codec, ckpt["fps"]), args.repeats)
+        tcn_s, _ = timed(lambda: lift(kp, model, codec, ckpt["fps"], flip=FLIP_TEST), args.repeats)
         with tempfile.TemporaryDirectory() as tmp:
             write_s, _ = timed(lambda: write_result(Path(tmp) / "out.h5", result), args.repeats)
             render_s, _ = timed(lambda: render_video(result, video, Path(tmp) / "out.mp4", progress=False), 1)
