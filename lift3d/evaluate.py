@@ -18,7 +18,7 @@ from lift3d.codec import root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import InputError
-from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, load_fusion_partner, lift_volumetric
+from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, lift_volumetric, load_fusion_partner, smooth_per_frame
 from lift3d.metrics import evaluate_sequences
 from lift3d.tracking.gaps import fill_gaps
 
@@ -59,6 +59,8 @@ def predict_views(
     fill_gap_s: float = 0.0,
     mask_run_frames: float = 0.0,
     flip: bool = False,
+    smooth_s: float = 0.0,
+    views: int | None = None,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[dict], str]:
     """A lifter's 3D for every view of every sequence of ``data``, as :func:`evaluate_file` scores it:
     ``(pairs, names, checkpoint_id)``, with ``pairs`` a ``(prediction, target)`` of root-relative camera-frame
@@ -68,7 +70,10 @@ def predict_views(
     the joint-frames in runs of that mean length (:func:`mask_runs`). ``fill_gap_s``: each joint is then
     interpolated across its gaps of at most this many seconds (as ``lift3d infer`` does,
     :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given). ``flip``: a temporal lifter (alone or fused) averages
-    in its mirrored 3D of the mirrored 2D (as ``lift3d infer`` does, :func:`lift3d.infer.lift_sequence`)."""
+    in its mirrored 3D of the mirrored 2D (as ``lift3d infer --flip`` does, :func:`lift3d.infer.lift_sequence`).
+    ``smooth_s``: a Pose-ResNet's per-frame 3D is smoothed over time first (as ``lift3d infer`` does,
+    :func:`lift3d.infer.smooth_per_frame`; needs every frame, ``frame_step`` 1). ``views``: only the first
+    ``views`` views of each sequence (default: all)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
@@ -77,6 +82,12 @@ def predict_views(
         raise InputError(f"fill_gap_s must be >= 0 seconds, got {fill_gap_s}")
     if not mask_run_frames >= 0:
         raise InputError(f"mask_run_frames must be >= 0, got {mask_run_frames}")
+    if not smooth_s >= 0:
+        raise InputError(f"smooth_s must be >= 0 seconds, got {smooth_s}")
+    if smooth_s > 0 and frame_step > 1:
+        raise InputError(f"smoothing over time needs every frame, not every {frame_step}th (frame_step 1)")
+    if views is not None and views < 1:
+        raise InputError(f"views must be >= 1, got {views}")
     model, codec, ckpt = load_lifter(checkpoint, device)
     if getattr(codec, "image", False):
         raise InputError("this Pose-ResNet takes image crops, and a mocap test set has 2D only; evaluate it on "
@@ -88,7 +99,7 @@ def predict_views(
     for s in tqdm(seqs, desc="evaluate", unit="seq", disable=not progress):
         if abs(s.fps - ckpt["fps"]) > 1e-3:
             raise InputError(f"sequence {s.name} is at {s.fps} fps but the model works at {ckpt['fps']} fps", data)
-        for v in range(s.num_views):
+        for v in range(s.num_views if views is None else min(views, s.num_views)):
             if input_2d == "clean":
                 kp, conf = s.kp2d_clean_px[v], np.ones(s.conf[v].shape, np.float32)
             else:
@@ -98,6 +109,7 @@ def predict_views(
                 kp, conf, _ = fill_gaps(kp, conf, int(round(fill_gap_s * s.fps)))
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
+                pred = smooth_per_frame(pred, s.fps, smooth_s)
                 if partner is not None:
                     pred = fuse(lift_sequence(kp, conf, *partner[:2], device, flip)[::frame_step].numpy(), pred, fuse_weight)
                 pred = torch.from_numpy(pred).double()
@@ -127,18 +139,21 @@ def evaluate_file(
     fill_gap_s: float = 0.0,
     mask_run_frames: float = 0.0,
     flip: bool = False,
+    smooth_s: float = 0.0,
+    views: int | None = None,
 ) -> dict:
     """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
 
     ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
     averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
     then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
-    ``fill_gap_s``, ``mask_run_frames``, ``flip``: see :func:`predict_views`.
+    ``fill_gap_s``, ``mask_run_frames``, ``flip``, ``smooth_s``, ``views``: see :func:`predict_views`.
     """
     results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
                                             device=device, progress=progress, fuse_with=fuse_with,
                                             fuse_weight=fuse_weight, frame_step=frame_step, fill_gap_s=fill_gap_s,
-                                            mask_run_frames=mask_run_frames, flip=flip)
+                                            mask_run_frames=mask_run_frames, flip=flip, smooth_s=smooth_s,
+                                            views=views)
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
@@ -158,5 +173,7 @@ def evaluate_file(
         "frame_step": frame_step,
         "fill_gap_s": fill_gap_s,
         "flip": flip,
+        "smooth_s": smooth_s,
+        "views": views,
         "per_sequence": per_seq,
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from lift3d.checkpoint import checkpoint_id, load_lifter
 from lift3d.codec import Pose2DCodec, flip_features, flip_pose3d
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 CHUNK_FRAMES = 4096
 """Output frames lifted per pass on long sequences (bounds memory; same result as one pass)."""
+
+SMOOTH_S = 2 / 30
+"""``lift3d infer``'s default: the Pose-ResNet's per-frame 3D is smoothed over time by a Gaussian of this standard
+deviation, seconds (:func:`smooth_per_frame`; chosen on the val split, BENCHMARKS.md ``posresnet_smoothing``)."""
 
 FLIP_TEST = False
 """``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. On held-out mocap it lowers the
@@ -202,6 +207,15 @@ def lift_volumetric(kp2d_px: np.ndarray, conf: np.ndarray, K: np.ndarray, model,
     return pred[np.searchsorted(idx, nearest)].astype(np.float32)
 
 
+def smooth_per_frame(pose3d: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
+    """A per-frame lifter's ``(T, J, 3)`` 3D smoothed over time by a Gaussian of ``sigma_s`` seconds (ends held:
+    the first and last frames repeat); ``sigma_s <= 0`` returns it unchanged. A frame-by-frame network jitters
+    from frame to frame where a temporal one does not; a root-relative root stays 0."""
+    if sigma_s <= 0 or len(pose3d) < 2:
+        return pose3d
+    return gaussian_filter1d(pose3d, sigma_s * fps, axis=0, mode="nearest").astype(pose3d.dtype, copy=False)
+
+
 def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | None = None,
                skeleton: str | None = None, tracker_cfg=None, progress: bool = True) -> Keypoints2D:
     """2D keypoints from a video (BlazePose tracker) or a 2D file/folder (:func:`lift3d.io.kp2d.read_keypoints`)."""
@@ -262,7 +276,7 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
           video: str | os.PathLike | None = None, iso: IsoConfig | None = None,
           camera_K: np.ndarray | None = None, camera_dist: np.ndarray | None = None,
           discriminator: str | os.PathLike | bool | None = None, fill_gap_s: float = MAX_GAP_S,
-          flip: bool = FLIP_TEST, progress: bool = False) -> Pose3DResult:
+          flip: bool = FLIP_TEST, smooth_s: float = SMOOTH_S, progress: bool = False) -> Pose3DResult:
     """Lift a loaded 2D sequence with a checkpoint (default: the shipped lifter).
 
     With a Pose-ResNet checkpoint, ``fuse_with`` (a temporal lifter's checkpoint, or ``"default"`` for the
@@ -280,7 +294,9 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     many seconds (:func:`fill_2d_gaps`; 0: lift the 2D as given); the result holds the 2D as lifted.
 
     ``flip``: the temporal lifter (alone or fused) averages its 3D with that of the mirrored 2D
-    (:func:`lift_sequence`); a Pose-ResNet's own 3D is not flipped.
+    (:func:`lift_sequence`); a Pose-ResNet's own 3D is not flipped. ``smooth_s``: a Pose-ResNet's per-frame 3D
+    (alone or before fusion) is smoothed over time by a Gaussian of this many seconds (:func:`smooth_per_frame`;
+    0: as the network gives it).
 
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
     final 3D (:func:`plausibility`).
@@ -291,6 +307,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
         raise InputError("no keypoint has a confidence above 0 (no person in any frame)", kp.source or None)
     if not fill_gap_s >= 0:
         raise InputError(f"fill_gap_s must be >= 0 seconds, got {fill_gap_s}")
+    if not smooth_s >= 0:
+        raise InputError(f"smooth_s must be >= 0 seconds, got {smooth_s}")
     model, codec, ckpt = load_lifter(checkpoint, device)
     judge = None
     if discriminator is not None and discriminator is not False:
@@ -317,7 +335,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
                              "alone (fuse one in with --fuse, and that one is fine-tuned)", checkpoint)
         if video is None and codec.image and kp.source and is_video(kp.source):
             video = kp.source
-        pose = lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video)
+        pose = smooth_per_frame(lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video), kp.fps,
+                                smooth_s)
         if partner is not None:
             tm, tc, tck = partner
             pose = fuse(temporal(tm, tc, float(tck["fps"])), pose, fuse_weight)

@@ -132,3 +132,23 @@ def test_infer_cli_flip(tmp_path):
     np.testing.assert_allclose(poses[False], infer(kp, flip=False).pose3d_cam_m, atol=1e-6)
     np.testing.assert_allclose(poses[True], infer(kp, flip=True).pose3d_cam_m, atol=1e-6)
     assert np.abs(poses[False] - poses[True]).max() > 1e-4
+
+
+def test_smooth_per_frame_filters_jitter_and_keeps_steady_poses():
+    from lift3d.infer import smooth_per_frame
+
+    rng = np.random.default_rng(0)
+    steady = np.tile(rng.normal(size=(1, 17, 3)), (50, 1, 1)).astype(np.float32)
+    steady[:, 0] = 0.0  # the root
+    jitter = steady + 0.01 * rng.normal(size=steady.shape).astype(np.float32)
+    jitter[:, 0] = 0.0
+    out = smooth_per_frame(jitter, 30.0, 2 / 30)
+    assert out.shape == jitter.shape and out.dtype == np.float32 and (out[:, 0] == 0).all()
+    np.testing.assert_allclose(smooth_per_frame(steady, 30.0, 2 / 30), steady, atol=1e-6)
+    # A 2-frame Gaussian cuts white jitter's frame-to-frame motion several times over.
+    assert np.abs(np.diff(out, axis=0)).mean() < 0.3 * np.abs(np.diff(jitter, axis=0)).mean()
+    assert np.abs(out - steady).mean() < 0.5 * np.abs(jitter - steady).mean()
+    # The same seconds at twice the frame rate: twice the frames of smoothing.
+    np.testing.assert_allclose(smooth_per_frame(jitter, 60.0, 1 / 30), smooth_per_frame(jitter, 30.0, 2 / 30))
+    assert smooth_per_frame(jitter, 30.0, 0.0) is jitter
+    np.testing.assert_array_equal(smooth_per_frame(jitter[:1], 30.0, 1.0), jitter[:1])  # one frame: as it is

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--flip", action="store_true",
                    help="average a temporal lifter's 3D with its mirrored 3D of the mirrored 2D, as lift3d infer --flip "
                         "does; default: score the lifter's 3D of the 2D alone")
+    e.add_argument("--smooth", type=float, default=0.0, metavar="SECONDS",
+                   help="smooth a Pose-ResNet's per-frame 3D over time by a Gaussian of this many seconds first, as "
+                        "lift3d infer does (its default: 2/30 s); default 0: score the network's 3D as given")
     e.add_argument("--frame-step", type=int, default=1, help="score every n-th frame only (no MPJVE when > 1)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
@@ -115,7 +118,7 @@ def run_evaluate(args) -> int:
                         device=args.device, progress=not args.json, fuse_with=args.fuse,
                         fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight,
                         frame_step=args.frame_step, fill_gap_s=args.fill_gaps,
-                        mask_run_frames=args.mask_runs, flip=args.flip)
+                        mask_run_frames=args.mask_runs, flip=args.flip, smooth_s=args.smooth)
     if not args.per_sequence:
         res.pop("per_sequence")
     if not args.json:

@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--fill-gaps", type=float, default=MAX_GAP_S, metavar="SECONDS",
                    help="interpolate each joint across its gaps in the 2D (confidence 0) of at most this long before "
                         f"lifting (default {MAX_GAP_S:g}; 0: lift the 2D as given)")
+    i.add_argument("--smooth", type=float, default=None, metavar="SECONDS",
+                   help="smooth the Pose-ResNet's per-frame 3D over time by a Gaussian of this many seconds, alone or "
+                        "before fusion (default 2/30 s, chosen on the val split; 0: as the network gives it)")
     i.add_argument("--flip", action="store_true",
                    help="test-time flip: average the temporal lifter's 3D with its mirrored 3D of the mirrored 2D "
                         "(twice the lifting work; off by default: it helps on mocap but not on the real videos)")
@@ -221,7 +224,7 @@ def camera_intrinsics(args, image_size):
 def run_infer(args) -> int:
     import numpy as np
 
-    from lift3d.infer import FUSE_WEIGHT, infer, load_input
+    from lift3d.infer import FUSE_WEIGHT, SMOOTH_S, infer, load_input
     from lift3d.io.exports import output_format, write_result
 
     check_output(args.output)
@@ -234,6 +237,7 @@ def run_infer(args) -> int:
     result = infer(kp, checkpoint, args.device, fuse_with=fuse_with,
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
                    iso=iso, camera_K=K, camera_dist=dist, fill_gap_s=args.fill_gaps, flip=args.flip,
+                   smooth_s=SMOOTH_S if args.smooth is None else args.smooth,
                    progress=not args.no_progress,
                    discriminator=None if args.plausibility is None else
                    (True if args.plausibility == "default" else args.plausibility))
