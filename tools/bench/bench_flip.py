@@ -35,32 +35,28 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lifters_real import passes, thighs  # noqa: E402
-from bench_selfsup_real import CAMS, p_mpjpe_mm, pose2sim_tracked, reference_in_cameras  # noqa: E402
+from bench_fusion import lifted, mixed  # noqa: E402
+from bench_lifters_real import passes, real_videos, thighs  # noqa: E402
+from bench_selfsup_real import CAMS, p_mpjpe_mm  # noqa: E402
 from report import table, write_section  # noqa: E402
 from testsets import CONDITIONS, test_set, val_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER, DEFAULT_POSRESNET, load_lifter  # noqa: E402
-from lift3d.evaluate import predict_views  # noqa: E402
-from lift3d.infer import FLIP_TEST, FUSE_WEIGHT, fuse, infer, lift_sequence  # noqa: E402
+from lift3d.infer import FLIP_TEST, FUSE_WEIGHT, infer, lift_sequence  # noqa: E402
 from lift3d.metrics import evaluate_sequences  # noqa: E402
-from lift3d.paths import REPO_ROOT, shared_data_dir  # noqa: E402
-from lift3d.tracking.blazepose import track_video  # noqa: E402
+from lift3d.paths import REPO_ROOT  # noqa: E402
 
 SETTINGS = (("without", False), ("with flip", True))
+MPJPE_HEADER = ["lifter", "2D", "MPJPE without", "MPJPE with flip", "with / without"]
 
 
 def scores(data: Path, ckpt: Path | None, flip: bool, step: int = 1, partner: dict | None = None) -> dict:
-    """Per condition, metrics of the lifter's 3D (fused with ``partner``'s per-frame 3D, same condition, when
-    given)."""
-    out = {}
-    for c, inp, m in CONDITIONS:
-        pairs = predict_views(data, ckpt, input_2d=inp, mask=m, frame_step=step, flip=flip)[0]
-        if partner is not None:
-            pairs = [(torch.from_numpy(fuse(t.numpy(), p.numpy(), FUSE_WEIGHT)).double(), target)
-                     for (t, target), (p, _) in zip(pairs, partner[c])]
-        out[c] = evaluate_sequences(pairs)
-    return out
+    """Per condition, metrics of the lifter's 3D (fused with ``partner``'s per-frame pairs, same condition, when
+    given: :func:`bench_fusion.mixed`)."""
+    pairs = lifted(data, ckpt, step, flip=flip)
+    if partner is not None:
+        return mixed(pairs, partner, FUSE_WEIGHT)
+    return {c: evaluate_sequences(p) for c, p in pairs.items()}
 
 
 def side_by_side(res: dict, metric: str) -> list[list]:
@@ -71,6 +67,12 @@ def side_by_side(res: dict, metric: str) -> list[list]:
             off, on = (by_setting[s][c][metric] for s, _ in SETTINGS)
             rows.append([name, c, off, on, f"{on / off:.3f}"])
     return rows
+
+
+def mpjpe_and_p_table(res: dict) -> str:
+    """:func:`side_by_side` of MPJPE, then of P-MPJPE, as one table."""
+    rows = [row + p_row[2:] for row, p_row in zip(side_by_side(res, "mpjpe_mm"), side_by_side(res, "p_mpjpe_mm"))]
+    return table([*MPJPE_HEADER, "P-MPJPE without", "P-MPJPE with flip", "with / without "], rows)
 
 
 def lift_time_s(ckpt: Path, flip: bool, frames: int = 3000, repeats: int = 5) -> float:
@@ -95,32 +97,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    mpjpe_header = ["lifter", "2D", "MPJPE without", "MPJPE with flip", "with / without"]
 
     val = val_set()
     val_res = {ck.name: {s: scores(val, ck, f) for s, f in SETTINGS} for ck in args.checkpoints}
-    val_table = table(mpjpe_header, side_by_side(val_res, "mpjpe_mm"))
+    val_table = table(MPJPE_HEADER, side_by_side(val_res, "mpjpe_mm"))
 
     test = test_set()
     test_res = {ck.name: {s: scores(test, ck, f) for s, f in SETTINGS} for ck in args.checkpoints}
-    rows = side_by_side(test_res, "mpjpe_mm")
-    for row, p_row in zip(rows, side_by_side(test_res, "p_mpjpe_mm")):
-        row += p_row[2:]
-    test_table = table([*mpjpe_header, "P-MPJPE without", "P-MPJPE with flip", "with / without "], rows)
-    per_frame = {c: predict_views(test, DEFAULT_POSRESNET, input_2d=inp, mask=m, frame_step=args.frame_step)[0]
-                 for c, inp, m in CONDITIONS}
+    test_table = mpjpe_and_p_table(test_res)
+    per_frame = lifted(test, DEFAULT_POSRESNET, args.frame_step)
     fused_name = f"{DEFAULT_POSRESNET.name} fused with {DEFAULT_LIFTER.name} (temporal share {FUSE_WEIGHT:g})"
     fused_res = {fused_name: {s: scores(test, None, f, args.frame_step, per_frame) for s, f in SETTINGS}}
-    rows = side_by_side(fused_res, "mpjpe_mm")
-    for row, p_row in zip(rows, side_by_side(fused_res, "p_mpjpe_mm")):
-        row += p_row[2:]
-    fused_table = table([*mpjpe_header, "P-MPJPE without", "P-MPJPE with flip", "with / without "], rows)
+    fused_table = mpjpe_and_p_table(fused_res)
     fused_frames = fused_res[fused_name]["without"]["clean"]["frames"]
 
-    tracks, _, cams = pose2sim_tracked()
-    videos = dict(zip(CAMS, tracks))
-    videos["sports2d"] = track_video(shared_data_dir() / "sports2d_demo" / "demo.mp4", progress=False)
-    joints, ref_cam, _ = reference_in_cameras(cams)
+    videos, joints, ref_cam, _ = real_videos()
     real_rows = []
     for name, options in ((DEFAULT_LIFTER.name, {}),
                           (f"{DEFAULT_POSRESNET.name} fused", {"checkpoint": DEFAULT_POSRESNET, "fuse_with": "default"})):

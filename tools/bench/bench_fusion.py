@@ -34,9 +34,11 @@ from lift3d.metrics import evaluate_sequences  # noqa: E402
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def lifted(data: Path, checkpoint: Path | None, step: int) -> dict:
-    """Per condition, the lifter's ``(prediction, target)`` pairs over every view of ``data``."""
-    return {c: predict_views(data, checkpoint, input_2d=inp, mask=m, frame_step=step)[0] for c, inp, m in CONDITIONS}
+def lifted(data: Path, checkpoint: Path | None, step: int, **options) -> dict:
+    """Per condition, the lifter's ``(prediction, target)`` pairs over every view of ``data`` (``options``: more
+    keywords of :func:`lift3d.evaluate.predict_views`)."""
+    return {c: predict_views(data, checkpoint, input_2d=inp, mask=m, frame_step=step, **options)[0]
+            for c, inp, m in CONDITIONS}
 
 
 def mixed(temporal: dict, per_frame: dict, weight: float) -> dict:

@@ -65,6 +65,16 @@ def reference_thighs(joints: list[int], ref: np.ndarray) -> tuple[float, float]:
     return right, left
 
 
+def real_videos() -> tuple[dict, list[int], list[np.ndarray], np.ndarray]:
+    """The real videos through lift3d's tracker once: ``(videos, joints, ref_cam, ref)`` with ``videos`` the
+    Pose2Sim views (``CAMS``) and ``sports2d`` by name, and Pose2Sim's reference on the 12 shared limb joints
+    (:func:`bench_selfsup_real.reference_in_cameras`)."""
+    tracks, _, cams = pose2sim_tracked()
+    videos = dict(zip(CAMS, tracks))
+    videos["sports2d"] = track_video(shared_data_dir() / "sports2d_demo" / "demo.mp4", progress=False)
+    return videos, *reference_in_cameras(cams)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoints", nargs="*", type=Path, help="temporal lifter checkpoints (default: the shipped ones)")
@@ -78,10 +88,7 @@ def main() -> None:
         if ckpt["kind"] != "tcn":
             ap.error(f"{c}: not a temporal (TCN) lifter")
         ids[c] = checkpoint_id(model.state_dict())
-    tracks, _, cams = pose2sim_tracked()
-    videos = dict(zip(CAMS, tracks))
-    videos["sports2d"] = track_video(shared_data_dir() / "sports2d_demo" / "demo.mp4", progress=False)
-    joints, ref_cam, ref = reference_in_cameras(cams)
+    videos, joints, ref_cam, ref = real_videos()
 
     labels, thigh_rows, err_rows = [], [], []
     for c in ckpts:

@@ -29,42 +29,28 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_lifters_real import passes, thighs  # noqa: E402
-from bench_selfsup_real import CAMS, p_mpjpe_mm, pose2sim_tracked, reference_in_cameras  # noqa: E402
+from bench_fusion import lifted, mixed  # noqa: E402
+from bench_lifters_real import passes, real_videos, thighs  # noqa: E402
+from bench_selfsup_real import CAMS, p_mpjpe_mm  # noqa: E402
 from report import table, write_section  # noqa: E402
 from testsets import CONDITIONS, test_set, val_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER, DEFAULT_POSRESNET  # noqa: E402
-from lift3d.evaluate import predict_views  # noqa: E402
 from lift3d.infer import FUSE_WEIGHT, SMOOTH_S, fuse, infer, smooth_per_frame  # noqa: E402
 from lift3d.metrics import evaluate_sequences  # noqa: E402
-from lift3d.paths import shared_data_dir  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
-from lift3d.tracking.blazepose import track_video  # noqa: E402
 
 SIGMAS_S = (0.0, 1 / 30, 1.5 / 30, 2 / 30, 3 / 30, 4 / 30, 6 / 30)
 
 
-def lifted(data: Path, views: int | None = None) -> dict:
-    """Per condition, ``(temporal pairs, Pose-ResNet pairs, fps per view)`` over every frame (same masked joints)."""
-    out = {}
-    for c, inp, m in CONDITIONS:
-        temporal = predict_views(data, None, input_2d=inp, mask=m, views=views)[0]
-        per_frame = predict_views(data, DEFAULT_POSRESNET, input_2d=inp, mask=m, views=views)[0]
-        out[c] = (temporal, per_frame)
-    return out
-
-
-def scored(preds: dict, fps: float, sigma_s: float, weight: float | None) -> dict:
-    """Metrics per condition of the Pose-ResNet's 3D smoothed by ``sigma_s``, fused at ``weight`` (None: alone)."""
-    res = {}
-    for c, (temporal, per_frame) in preds.items():
-        pairs = []
-        for (t, target), (p, _) in zip(temporal, per_frame):
-            p = smooth_per_frame(p.numpy(), fps, sigma_s)
-            pairs.append((torch.from_numpy(p if weight is None else fuse(t.numpy(), p, weight)).double(), target))
-        res[c] = evaluate_sequences(pairs)
-    return res
+def scored(temporal: dict, per_frame: dict, fps: float, sigma_s: float, weight: float | None) -> dict:
+    """Metrics per condition of the Pose-ResNet's 3D smoothed by ``sigma_s``, fused at ``weight`` (None: alone)
+    with the temporal lifter's (:func:`bench_fusion.mixed`; per condition, pairs of :func:`bench_fusion.lifted`)."""
+    smoothed = {c: [(torch.from_numpy(smooth_per_frame(p.numpy(), fps, sigma_s)), target) for p, target in pairs]
+                for c, pairs in per_frame.items()}
+    if weight is None:
+        return {c: evaluate_sequences(pairs) for c, pairs in smoothed.items()}
+    return mixed(temporal, smoothed, weight)
 
 
 def velocity_error_mm(pred_m: np.ndarray, ref_m: np.ndarray, hips: list[int]) -> float:
@@ -86,19 +72,21 @@ def main() -> None:
     fps = 30.0  # every test-set file is rendered at 30 fps (tools/bench/testsets.py)
     conds = [c for c, _, _ in CONDITIONS]
 
-    val = lifted(val_set())
-    sweep = {s: scored(val, fps, s, FUSE_WEIGHT) for s in SIGMAS_S}
+    val_path = val_set()
+    val = lifted(val_path, None, 1), lifted(val_path, DEFAULT_POSRESNET, 1)
+    sweep = {s: scored(*val, fps, s, FUSE_WEIGHT) for s in SIGMAS_S}
     mean = {s: float(np.mean([r[c]["mpjpe_mm"] for c in conds])) for s, r in sweep.items()}
     best = min(mean, key=mean.get)
     rows = [[s_label(s), *(f"{r[c]['mpjpe_mm']:.1f} / {r[c]['mpjve_mm']:.1f}" for c in conds), mean[s]]
             for s, r in sweep.items()]
     val_table = table(["smoothing (Gaussian sigma)", *(f"{c}: MPJPE / MPJVE" for c in conds), "mean MPJPE"], rows)
 
-    test = lifted(test_set(), views=1)
+    test_path = test_set()
+    test = lifted(test_path, None, 1, views=1), lifted(test_path, DEFAULT_POSRESNET, 1, views=1)
     res = {}
     for name, weight in (("Pose-ResNet alone", None), (f"fused, temporal share {FUSE_WEIGHT:g}", FUSE_WEIGHT)):
         for s in (0.0, SMOOTH_S):
-            res[name, s] = scored(test, fps, s, weight)
+            res[name, s] = scored(*test, fps, s, weight)
     rows = []
     for (name, s), r in res.items():
         base = res[name, 0.0]
@@ -109,10 +97,7 @@ def main() -> None:
                         *(f"MPJVE {c}" for c in conds), "MPJPE / unsmoothed"], rows)
     frames = res["Pose-ResNet alone", 0.0][conds[0]]["frames"]
 
-    tracks, _, cams = pose2sim_tracked()
-    videos = dict(zip(CAMS, tracks))
-    videos["sports2d"] = track_video(shared_data_dir() / "sports2d_demo" / "demo.mp4", progress=False)
-    joints, ref_cam, _ = reference_in_cameras(cams)
+    videos, joints, ref_cam, _ = real_videos()
     hips = [joints.index(H36M17.index("l_hip")), joints.index(H36M17.index("r_hip"))]
     temporal = {v: infer(kp, DEFAULT_LIFTER).pose3d_cam_m for v, kp in videos.items()}
     per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=0.0).pose3d_cam_m for v, kp in videos.items()}
