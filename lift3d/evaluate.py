@@ -18,7 +18,8 @@ from lift3d.codec import root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import InputError
-from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, lift_volumetric, load_fusion_partner, smooth_per_frame
+from lift3d.infer import (FUSE_WEIGHT, fuse, lift_sequence, lift_volumetric, load_fusion_partner, rigid_bones,
+                          smooth_per_frame)
 from lift3d.metrics import evaluate_sequences
 from lift3d.tracking.gaps import fill_gaps
 
@@ -60,6 +61,7 @@ def predict_views(
     mask_run_frames: float = 0.0,
     flip: bool = False,
     smooth_s: float = 0.0,
+    rigid: bool = False,
     views: int | None = None,
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[dict], str]:
     """A lifter's 3D for every view of every sequence of ``data``, as :func:`evaluate_file` scores it:
@@ -72,8 +74,9 @@ def predict_views(
     :func:`lift3d.infer.fill_2d_gaps`; 0: the 2D as given). ``flip``: a temporal lifter (alone or fused) averages
     in its mirrored 3D of the mirrored 2D (as ``lift3d infer --flip`` does, :func:`lift3d.infer.lift_sequence`).
     ``smooth_s``: a Pose-ResNet's per-frame 3D is smoothed over time first (as ``lift3d infer`` does,
-    :func:`lift3d.infer.smooth_per_frame`; needs every frame, ``frame_step`` 1). ``views``: only the first
-    ``views`` views of each sequence (default: all)."""
+    :func:`lift3d.infer.smooth_per_frame`; needs every frame, ``frame_step`` 1). ``rigid``: then each of its
+    bones is held at its median length over the frames lifted (as ``lift3d infer`` does,
+    :func:`lift3d.infer.rigid_bones`). ``views``: only the first ``views`` views of each sequence (default: all)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
@@ -110,6 +113,8 @@ def predict_views(
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
                 pred = smooth_per_frame(pred, s.fps, smooth_s)
+                if rigid:
+                    pred = rigid_bones(pred)
                 if partner is not None:
                     pred = fuse(lift_sequence(kp, conf, *partner[:2], device, flip)[::frame_step].numpy(), pred, fuse_weight)
                 pred = torch.from_numpy(pred).double()
@@ -140,6 +145,7 @@ def evaluate_file(
     mask_run_frames: float = 0.0,
     flip: bool = False,
     smooth_s: float = 0.0,
+    rigid: bool = False,
     views: int | None = None,
 ) -> dict:
     """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
@@ -147,13 +153,13 @@ def evaluate_file(
     ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
     averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
     then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
-    ``fill_gap_s``, ``mask_run_frames``, ``flip``, ``smooth_s``, ``views``: see :func:`predict_views`.
+    ``fill_gap_s``, ``mask_run_frames``, ``flip``, ``smooth_s``, ``rigid``, ``views``: see :func:`predict_views`.
     """
     results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
                                             device=device, progress=progress, fuse_with=fuse_with,
                                             fuse_weight=fuse_weight, frame_step=frame_step, fill_gap_s=fill_gap_s,
                                             mask_run_frames=mask_run_frames, flip=flip, smooth_s=smooth_s,
-                                            views=views)
+                                            rigid=rigid, views=views)
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
@@ -174,6 +180,7 @@ def evaluate_file(
         "fill_gap_s": fill_gap_s,
         "flip": flip,
         "smooth_s": smooth_s,
+        "rigid": rigid,
         "views": views,
         "per_sequence": per_seq,
     }

@@ -152,3 +152,41 @@ def test_smooth_per_frame_filters_jitter_and_keeps_steady_poses():
     np.testing.assert_allclose(smooth_per_frame(jitter, 60.0, 1 / 30), smooth_per_frame(jitter, 30.0, 2 / 30))
     assert smooth_per_frame(jitter, 30.0, 0.0) is jitter
     np.testing.assert_array_equal(smooth_per_frame(jitter[:1], 30.0, 1.0), jitter[:1])  # one frame: as it is
+
+
+def test_rigid_bones_holds_each_bone_at_its_median_length_and_keeps_directions():
+    from lift3d.errors import InputError
+    from lift3d.infer import rigid_bones
+    from lift3d.skeletons import H36M17
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(17, 3)) * 0.2
+    base[0] = 0.0
+    scale = rng.uniform(0.8, 1.25, size=21)  # a per-frame lifter whose depth scale drifts
+    pose = (scale[:, None, None] * base).astype(np.float32)
+    out = rigid_bones(pose)
+    assert out.shape == pose.shape and out.dtype == np.float32 and (out[:, 0] == 0).all()
+    # Same directions, lengths the median's: every frame is the median-scale pose.
+    np.testing.assert_allclose(out, np.broadcast_to(np.median(scale) * base, pose.shape), atol=1e-6)
+    children = [j for j, p in enumerate(H36M17.parents) if p >= 0]
+    parents = [H36M17.parents[j] for j in children]
+
+    def lengths(x):
+        return np.linalg.norm(x[:, children] - x[:, parents], axis=-1)
+
+    wobbly = pose + 0.02 * rng.normal(size=pose.shape).astype(np.float32)
+    wobbly[:, 0] = 0.0
+    held = rigid_bones(wobbly)
+    assert lengths(held).std(axis=0).max() < 1e-5
+    np.testing.assert_allclose(lengths(held)[0], np.median(lengths(wobbly), axis=0), rtol=1e-5)
+    bones, held_bones = wobbly[:, children] - wobbly[:, parents], held[:, children] - held[:, parents]
+    cos = (bones * held_bones).sum(-1) / (np.linalg.norm(bones, axis=-1) * np.linalg.norm(held_bones, axis=-1))
+    assert cos.min() > 1 - 1e-5
+    # A bone of zero length in one frame stays so: its child sits on its parent, nothing divides by 0.
+    knee, ankle = H36M17.index("r_knee"), H36M17.index("r_ankle")
+    wobbly[3, ankle] = wobbly[3, knee]
+    held = rigid_bones(wobbly)
+    assert np.isfinite(held).all() and np.allclose(held[3, ankle], held[3, knee])
+    with pytest.raises(InputError, match="17, 3"):
+        rigid_bones(pose[:, :16])
+    assert rigid_bones(pose[:0]).shape == (0, 17, 3)

@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--smooth", type=float, default=0.0, metavar="SECONDS",
                    help="smooth a Pose-ResNet's per-frame 3D over time by a Gaussian of this many seconds first, as "
                         "lift3d infer does (its default: 2/30 s); default 0: score the network's 3D as given")
+    e.add_argument("--rigid", action="store_true",
+                   help="hold each bone of a Pose-ResNet's per-frame 3D (after --smooth) at its median length over the "
+                        "sequence, as lift3d infer does by default; default: score the network's 3D as given")
     e.add_argument("--frame-step", type=int, default=1, help="score every n-th frame only (no MPJVE when > 1)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", action="store_true", help="print only the JSON object (default prints a summary too)")
@@ -118,7 +121,8 @@ def run_evaluate(args) -> int:
                         device=args.device, progress=not args.json, fuse_with=args.fuse,
                         fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight,
                         frame_step=args.frame_step, fill_gap_s=args.fill_gaps,
-                        mask_run_frames=args.mask_runs, flip=args.flip, smooth_s=args.smooth)
+                        mask_run_frames=args.mask_runs, flip=args.flip, smooth_s=args.smooth,
+                        rigid=args.rigid)
     if not args.per_sequence:
         res.pop("per_sequence")
     if not args.json:

@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a Pose-ResNet lifter: average its per-frame 3D with a temporal lifter's (default: "
                         "the shipped one; --model fused does this with the shipped Pose-ResNet)")
     i.add_argument("--fuse-weight", type=float, default=None,
-                   help="the temporal lifter's share in --fuse, 0-1 (default 0.7, chosen on the val split for the "
+                   help="the temporal lifter's share in --fuse, 0-1 (default 0.5, chosen on the val split for the "
                         "shipped pair; tools/bench/bench_fusion.py chooses it for other checkpoints)")
     i.add_argument("--video", type=Path,
                    help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "
@@ -80,6 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--smooth", type=float, default=None, metavar="SECONDS",
                    help="smooth the Pose-ResNet's per-frame 3D over time by a Gaussian of this many seconds, alone or "
                         "before fusion (default 2/30 s, chosen on the val split; 0: as the network gives it)")
+    i.add_argument("--rigid", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold each bone of the Pose-ResNet's per-frame 3D (after --smooth) at its median length over "
+                        "the sequence, alone or before fusion (default: on; chosen on the val split)")
     i.add_argument("--flip", action="store_true",
                    help="test-time flip: average the temporal lifter's 3D with its mirrored 3D of the mirrored 2D "
                         "(twice the lifting work; off by default: it helps on mocap but not on the real videos)")
@@ -224,7 +227,7 @@ def camera_intrinsics(args, image_size):
 def run_infer(args) -> int:
     import numpy as np
 
-    from lift3d.infer import FUSE_WEIGHT, SMOOTH_S, infer, load_input
+    from lift3d.infer import FUSE_WEIGHT, RIGID_BONES, SMOOTH_S, infer, load_input
     from lift3d.io.exports import output_format, write_result
 
     check_output(args.output)
@@ -238,7 +241,7 @@ def run_infer(args) -> int:
                    fuse_weight=FUSE_WEIGHT if args.fuse_weight is None else args.fuse_weight, video=args.video,
                    iso=iso, camera_K=K, camera_dist=dist, fill_gap_s=args.fill_gaps, flip=args.flip,
                    smooth_s=SMOOTH_S if args.smooth is None else args.smooth,
-                   progress=not args.no_progress,
+                   rigid=RIGID_BONES if args.rigid is None else args.rigid, progress=not args.no_progress,
                    discriminator=None if args.plausibility is None else
                    (True if args.plausibility == "default" else args.plausibility))
     write_result(args.output, result, args.out_format)

@@ -29,3 +29,13 @@ def tracked(shared_data, mediapipe_available):
         kp = track_video(path, progress=False)
         out[name] = (path, kp, infer(kp))
     return out
+
+
+@pytest.fixture(scope="session")
+def tracked_fused(tracked):
+    """``name -> Pose3DResult`` of ``lift3d infer``'s default lifter (the shipped Pose-ResNet fused with the
+    shipped temporal lifter) on the same tracked 2D as :func:`tracked`."""
+    from lift3d.checkpoint import DEFAULT_POSRESNET
+    from lift3d.infer import infer
+
+    return {name: infer(kp, DEFAULT_POSRESNET, fuse_with="default") for name, (_, kp, _) in tracked.items()}

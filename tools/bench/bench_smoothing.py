@@ -100,7 +100,8 @@ def main() -> None:
     videos, joints, ref_cam, _ = real_videos()
     hips = [joints.index(H36M17.index("l_hip")), joints.index(H36M17.index("r_hip"))]
     temporal = {v: infer(kp, DEFAULT_LIFTER).pose3d_cam_m for v, kp in videos.items()}
-    per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=0.0).pose3d_cam_m for v, kp in videos.items()}
+    per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=0.0, rigid=False).pose3d_cam_m  # bones: bench_rigid.py
+                 for v, kp in videos.items()}
     real_rows = [[f"{DEFAULT_LIFTER.name} alone (for reference)", "", temporal]]
     for s in (0.0, SMOOTH_S):
         smoothed = {v: smooth_per_frame(p, videos[v].fps, s) for v, p in per_frame.items()}

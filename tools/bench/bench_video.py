@@ -4,8 +4,8 @@
 
 For the sports2d demo (1768x994, 230 frames) and Pose2Sim cam01 (1088x1920, 100 frames): decode (OpenCV,
 frames read and converted to RGB, nothing else), tracker (BlazePose, decode time subtracted), lifting with
-the shipped default (the Pose-ResNet, frame by frame from heatmaps, smoothed over time, fused with the temporal
-lifter: 2D mapping, codecs, both networks, resampling, the average; test-time flip as ``lift3d infer``'s
+the shipped default (the Pose-ResNet, frame by frame from heatmaps, smoothed over time, bones held rigid as
+``lift3d infer``'s default, fused with the temporal lifter: 2D mapping, codecs, both networks, resampling, the average; test-time flip as ``lift3d infer``'s
 default) and with the temporal lifter alone (``--model tcn``), writing (HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
 ``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also
 records the tracked clips' bone lengths (median and spread over the clip) and the tracker's median distance
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import table, write_section  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_POSRESNET, checkpoint_id, load_lifter  # noqa: E402
-from lift3d.infer import (FLIP_TEST, FUSE_WEIGHT, SMOOTH_S, Pose3DResult, fuse, guess_camera, lift,  # noqa: E402
-                          lift_volumetric, smooth_per_frame)
+from lift3d.infer import (FLIP_TEST, FUSE_WEIGHT, RIGID_BONES, SMOOTH_S, Pose3DResult, fuse,  # noqa: E402
+                          guess_camera, lift, lift_volumetric, rigid_bones, smooth_per_frame)
 from lift3d.io.exports import write_result  # noqa: E402
 from lift3d.io.openpose import read_openpose_folder  # noqa: E402
 from lift3d.io.video import iter_frames  # noqa: E402
@@ -67,6 +67,8 @@ def main() -> None:
     def lift_default(h):
         """What ``lift3d infer`` does by default: the Pose-ResNet fused with the temporal lifter."""
         per_frame = smooth_per_frame(lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), vol, vcodec), h.fps, SMOOTH_S)
+        if RIGID_BONES:
+            per_frame = rigid_bones(per_frame)
         return fuse(lift(h, model, codec, ckpt["fps"], flip=FLIP_TEST), per_frame, FUSE_WEIGHT)
     speed_rows, bone_rows, agree_rows = [], [], []
     for name, video in videos.items():
