@@ -32,15 +32,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_fusion import WEIGHTS, lifted, mixed  # noqa: E402
-from bench_lifters_real import passes, real_videos, thighs  # noqa: E402
-from bench_selfsup_real import CAMS, p_mpjpe_mm  # noqa: E402
-from bench_smoothing import velocity_error_mm  # noqa: E402
+from bench_lifters_real import real_videos  # noqa: E402
+from bench_smoothing import REAL_VIDEOS, real_table  # noqa: E402
 from report import table, write_section  # noqa: E402
 from testsets import CONDITIONS, test_set, val_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER, DEFAULT_POSRESNET  # noqa: E402
 from lift3d.infer import FUSE_WEIGHT, SMOOTH_S, fuse, infer, rigid_bones  # noqa: E402
-from lift3d.skeletons import H36M17  # noqa: E402
 
 
 def held(per_frame: dict) -> dict:
@@ -97,7 +95,6 @@ def main() -> None:
     frames = base[conds[0]]["frames"]
 
     videos, joints, ref_cam, _ = real_videos()
-    hips = [joints.index(H36M17.index("l_hip")), joints.index(H36M17.index("r_hip"))]
     temporal = {v: infer(kp, DEFAULT_LIFTER).pose3d_cam_m for v, kp in videos.items()}
     per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=SMOOTH_S, rigid=False).pose3d_cam_m
                  for v, kp in videos.items()}
@@ -111,15 +108,7 @@ def main() -> None:
         f"fused, share {best_w:g}, bones {label(best_rigid)} (chosen)":
             {v: fuse(temporal[v], (rigid if best_rigid else per_frame)[v], best_w) for v in videos},
     }
-    rows = []
-    for name, poses in real_arms.items():
-        errs = [p_mpjpe_mm(poses[c][:, joints], r) for c, r in zip(CAMS, ref_cam)]
-        vels = [velocity_error_mm(poses[c][:, joints], r, hips) for c, r in zip(CAMS, ref_cam)]
-        worst = max(cv for p in poses.values() for _, cv in thighs(p))
-        rows.append([name, *errs, float(np.mean(errs)), *vels, float(np.mean(vels)), f"{worst:.3f}",
-                     "yes" if all(passes(thighs(p)) for p in poses.values()) else "no"])
-    real_table = table(["3D from", *(f"P-MPJPE {c}" for c in CAMS), "mean", *(f"velocity error {c}" for c in CAMS),
-                        "mean ", "largest thigh variation", "passes the thigh check"], rows)
+    real = real_table([((name,), poses) for name, poses in real_arms.items()], ["3D from"], joints, ref_cam)
 
     shipped = "matches" if (best_rigid, best_w) == (True, FUSE_WEIGHT) else "does NOT match"
     body = (
@@ -134,12 +123,8 @@ def main() -> None:
         f"default: share {FUSE_WEIGHT:g}, bones held; {shipped}):\n\n" + val_table
         + f"\n\nTest split (held-out subjects), every frame of the first view of every sequence ({frames} frames "
         "per condition):\n\n" + test_table
-        + "\n\nThe real videos through lift3d's tracker once, lifted monocular (no ISO): on Pose2Sim's four views "
-        "P-MPJPE and the error of the frame-to-frame motion (hip-centred, mm per frame at 60 fps) against its "
-        "reference TRC (12 shared limb joints, 100 frames); the largest coefficient of variation of a thigh's "
-        "length over a clip, and the video plausibility check (thighs 0.3-0.6 m, varying under 0.1), on all "
-        "five videos. A Pose-ResNet alone with rigid bones passes the variation part by construction; the fusion "
-        "still varies with the temporal lifter's bones:\n\n" + real_table
+        + f"\n\n{REAL_VIDEOS}. A Pose-ResNet alone with rigid bones passes the variation part by construction; the "
+        "fusion still varies with the temporal lifter's bones:\n\n" + real
     )
     write_section("posresnet_rigid", "Pose-ResNet: bones held at constant length", body)
     print(body)

@@ -60,6 +60,30 @@ def velocity_error_mm(pred_m: np.ndarray, ref_m: np.ndarray, hips: list[int]) ->
     return 1000 * float(np.linalg.norm(np.diff(p, axis=0) - np.diff(r, axis=0), axis=-1).mean())
 
 
+REAL_VIDEOS = (
+    "The real videos through lift3d's tracker once, lifted monocular (no ISO): on Pose2Sim's four views P-MPJPE and "
+    "the error of the frame-to-frame motion (hip-centred, mm per frame at 60 fps) against its reference TRC (12 "
+    "shared limb joints, 100 frames); the largest coefficient of variation of a thigh's length over a clip, and "
+    "the video plausibility check (thighs 0.3-0.6 m, varying under 0.1), on all five videos")
+"""What :func:`real_table` measures, for a section's text."""
+
+
+def real_table(arms: list, labels: list[str], joints: list[int], ref_cam: list[np.ndarray]) -> str:
+    """The real-video measures (:data:`REAL_VIDEOS`) as a table: ``arms`` a list of ``(cells, poses)``, the
+    ``cells`` under the headers ``labels`` and ``poses`` ``{video: (T, 17, 3)}`` of every video of
+    :func:`bench_lifters_real.real_videos` (whose ``joints`` and ``ref_cam`` are the reference's)."""
+    hips = [joints.index(H36M17.index("l_hip")), joints.index(H36M17.index("r_hip"))]
+    rows = []
+    for cells, poses in arms:
+        errs = [p_mpjpe_mm(poses[c][:, joints], r) for c, r in zip(CAMS, ref_cam)]
+        vels = [velocity_error_mm(poses[c][:, joints], r, hips) for c, r in zip(CAMS, ref_cam)]
+        worst = max(cv for p in poses.values() for _, cv in thighs(p))
+        rows.append([*cells, *errs, float(np.mean(errs)), *vels, float(np.mean(vels)), f"{worst:.3f}",
+                     "yes" if all(passes(thighs(p)) for p in poses.values()) else "no"])
+    return table([*labels, *(f"P-MPJPE {c}" for c in CAMS), "mean", *(f"velocity error {c}" for c in CAMS),
+                  "mean ", "largest thigh variation", "passes the thigh check"], rows)
+
+
 def s_label(sigma_s: float) -> str:
     return "none" if sigma_s == 0 else f"{30 * sigma_s:g}/30 s"
 
@@ -98,26 +122,16 @@ def main() -> None:
     frames = res["Pose-ResNet alone", 0.0][conds[0]]["frames"]
 
     videos, joints, ref_cam, _ = real_videos()
-    hips = [joints.index(H36M17.index("l_hip")), joints.index(H36M17.index("r_hip"))]
     temporal = {v: infer(kp, DEFAULT_LIFTER).pose3d_cam_m for v, kp in videos.items()}
     per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=0.0, rigid=False).pose3d_cam_m  # bones: bench_rigid.py
                  for v, kp in videos.items()}
-    real_rows = [[f"{DEFAULT_LIFTER.name} alone (for reference)", "", temporal]]
+    arms = [((f"{DEFAULT_LIFTER.name} alone (for reference)", ""), temporal)]
     for s in (0.0, SMOOTH_S):
         smoothed = {v: smooth_per_frame(p, videos[v].fps, s) for v, p in per_frame.items()}
-        real_rows.append(["Pose-ResNet alone", s_label(s), smoothed])
-        real_rows.append([f"fused, temporal share {FUSE_WEIGHT:g}", s_label(s),
-                          {v: fuse(temporal[v], p, FUSE_WEIGHT) for v, p in smoothed.items()}])
-    rows = []
-    for name, s, poses in real_rows:
-        errs = [p_mpjpe_mm(poses[c][:, joints], r) for c, r in zip(CAMS, ref_cam)]
-        vels = [velocity_error_mm(poses[c][:, joints], r, hips) for c, r in zip(CAMS, ref_cam)]
-        worst = max(cv for p in poses.values() for _, cv in thighs(p))
-        rows.append([name, s, *errs, float(np.mean(errs)), *vels, float(np.mean(vels)), f"{worst:.3f}",
-                     "yes" if all(passes(thighs(p)) for p in poses.values()) else "no"])
-    real_table = table(["3D from", "smoothing", *(f"P-MPJPE {c}" for c in CAMS), "mean",
-                        *(f"velocity error {c}" for c in CAMS), "mean ", "largest thigh variation",
-                        "passes the thigh check"], rows)
+        arms.append((("Pose-ResNet alone", s_label(s)), smoothed))
+        arms.append(((f"fused, temporal share {FUSE_WEIGHT:g}", s_label(s)),
+                     {v: fuse(temporal[v], p, FUSE_WEIGHT) for v, p in smoothed.items()}))
+    real = real_table(arms, ["3D from", "smoothing"], joints, ref_cam)
 
     body = (
         "The Pose-ResNet (`checkpoints/posresnet_heatmap64.pt`) lifts frame by frame; its 3D is smoothed over time "
@@ -128,11 +142,7 @@ def main() -> None:
         f"MPJPE: {s_label(best)}:\n\n" + val_table
         + f"\n\nTest split (held-out subjects), every frame of the first view of every sequence ({frames} frames "
         "per condition):\n\n" + test_table
-        + "\n\nThe real videos through lift3d's tracker once, lifted monocular (no ISO): on Pose2Sim's four views "
-        "P-MPJPE and the error of the frame-to-frame motion (hip-centred, mm per frame at 60 fps) against its "
-        "reference TRC (12 shared limb joints, 100 frames); the largest coefficient of variation of a thigh's "
-        "length over a clip, and the video plausibility check (thighs 0.3-0.6 m, varying under 0.1), on all "
-        "five videos:\n\n" + real_table
+        + f"\n\n{REAL_VIDEOS}:\n\n" + real
     )
     write_section("posresnet_smoothing", "Pose-ResNet: smoothing its per-frame 3D over time", body)
     print(body)
