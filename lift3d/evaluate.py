@@ -6,6 +6,7 @@ camera's frame, root-relative, in millimetres (:func:`lift3d.metrics.evaluate_se
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Literal
 
@@ -18,8 +19,7 @@ from lift3d.codec import root_relative
 from lift3d.data.mocap_h5 import read_multiview_h5
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import InputError
-from lift3d.infer import (FUSE_WEIGHT, fuse, lift_sequence, lift_volumetric, load_fusion_partner, rigid_bones,
-                          smooth_per_frame)
+from lift3d.infer import FUSE_WEIGHT, fuse, lift_sequence, lift_volumetric, load_fusion_partner, steady_per_frame
 from lift3d.metrics import evaluate_sequences
 from lift3d.tracking.gaps import fill_gaps
 
@@ -76,7 +76,8 @@ def predict_views(
     ``smooth_s``: a Pose-ResNet's per-frame 3D is smoothed over time first (as ``lift3d infer`` does,
     :func:`lift3d.infer.smooth_per_frame`; needs every frame, ``frame_step`` 1). ``rigid``: then each of its
     bones is held at its median length over the frames lifted (as ``lift3d infer`` does,
-    :func:`lift3d.infer.rigid_bones`). ``views``: only the first ``views`` views of each sequence (default: all)."""
+    :func:`lift3d.infer.steady_per_frame`). ``views``: only the first ``views`` views of each sequence (default:
+    all)."""
     if not 0.0 <= mask < 1.0:
         raise InputError(f"mask must be in [0, 1), got {mask}")
     if frame_step < 1:
@@ -112,9 +113,7 @@ def predict_views(
                 kp, conf, _ = fill_gaps(kp, conf, int(round(fill_gap_s * s.fps)))
             if ckpt["kind"] == "posresnet":  # per frame, from heatmaps cropped with the view's intrinsics
                 pred = lift_volumetric(kp[::frame_step], conf[::frame_step], s.cameras["K"][v], model, codec, device)
-                pred = smooth_per_frame(pred, s.fps, smooth_s)
-                if rigid:
-                    pred = rigid_bones(pred)
+                pred = steady_per_frame(pred, s.fps, smooth_s, rigid)
                 if partner is not None:
                     pred = fuse(lift_sequence(kp, conf, *partner[:2], device, flip)[::frame_step].numpy(), pred, fuse_weight)
                 pred = torch.from_numpy(pred).double()
@@ -129,41 +128,26 @@ def predict_views(
     return results, names, checkpoint_id(model.state_dict())
 
 
-def evaluate_file(
-    data: str | Path,
-    checkpoint: str | Path | None = None,
-    *,
-    input_2d: Literal["clean", "noisy"] = "noisy",
-    mask: float = 0.0,
-    seed: int = 0,
-    device: str = "cpu",
-    progress: bool = False,
-    fuse_with: str | Path | None = None,
-    fuse_weight: float = FUSE_WEIGHT,
-    frame_step: int = 1,
-    fill_gap_s: float = 0.0,
-    mask_run_frames: float = 0.0,
-    flip: bool = False,
-    smooth_s: float = 0.0,
-    rigid: bool = False,
-    views: int | None = None,
-) -> dict:
+PREDICT_DEFAULTS = {name: p.default for name, p in inspect.signature(predict_views).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY}
+""":func:`predict_views`'s keywords and their defaults, which :func:`evaluate_file` records."""
+
+
+def evaluate_file(data: str | Path, checkpoint: str | Path | None = None, **options) -> dict:
     """Metrics of a lifter over every view of every sequence of ``data`` (mm; see module docstring).
 
-    ``fuse_with``: with a Pose-ResNet checkpoint, a temporal lifter (``"default"``: the shipped one) whose 3D is
-    averaged in (:func:`lift3d.infer.fuse`). ``frame_step``: score every n-th frame only (a per-frame lifter
-    then lifts only those; a temporal one still sees the whole sequence); MPJVE is then not reported.
-    ``fill_gap_s``, ``mask_run_frames``, ``flip``, ``smooth_s``, ``rigid``, ``views``: see :func:`predict_views`.
+    ``options``: the keywords of :func:`predict_views` (how the 2D is degraded and lifted), each recorded in the
+    result but ``seed``, ``device`` and ``progress``. ``fuse_with``: with a Pose-ResNet checkpoint, a temporal
+    lifter (``"default"``: the shipped one) whose 3D is averaged in (:func:`lift3d.infer.fuse`). ``frame_step``:
+    score every n-th frame only (a per-frame lifter then lifts only those; a temporal one still sees the whole
+    sequence); MPJVE is then not reported.
     """
-    results, names, ckpt_id = predict_views(data, checkpoint, input_2d=input_2d, mask=mask, seed=seed,
-                                            device=device, progress=progress, fuse_with=fuse_with,
-                                            fuse_weight=fuse_weight, frame_step=frame_step, fill_gap_s=fill_gap_s,
-                                            mask_run_frames=mask_run_frames, flip=flip, smooth_s=smooth_s,
-                                            rigid=rigid, views=views)
+    results, names, ckpt_id = predict_views(data, checkpoint, **options)
+    opt = {**PREDICT_DEFAULTS, **options}
     summary = evaluate_sequences(results)
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "frames")
     per_seq = [{**n, **{k: m[k] for k in keys}} for n, m in zip(names, summary.pop("per_sequence"))]
-    if frame_step > 1:  # frames n apart: no velocity
+    if opt["frame_step"] > 1:  # frames n apart: no velocity
         summary["mpjve_mm"] = None
         for m in per_seq:
             m["mpjve_mm"] = None
@@ -172,15 +156,11 @@ def evaluate_file(
         "checkpoint": str(checkpoint if checkpoint is not None else DEFAULT_LIFTER),
         "checkpoint_id": ckpt_id,
         "data": str(data),
-        "input_2d": input_2d,
-        "mask": mask,
-        "mask_run_frames": mask_run_frames,
-        **({"fused_with": str(fuse_with), "fuse_weight": fuse_weight} if fuse_with is not None else {}),
-        "frame_step": frame_step,
-        "fill_gap_s": fill_gap_s,
-        "flip": flip,
-        "smooth_s": smooth_s,
-        "rigid": rigid,
-        "views": views,
+        "input_2d": opt["input_2d"],
+        "mask": opt["mask"],
+        "mask_run_frames": opt["mask_run_frames"],
+        **({"fused_with": str(opt["fuse_with"]), "fuse_weight": opt["fuse_weight"]}
+           if opt["fuse_with"] is not None else {}),
+        **{k: opt[k] for k in ("frame_step", "fill_gap_s", "flip", "smooth_s", "rigid", "views")},
         "per_sequence": per_seq,
     }

@@ -232,18 +232,27 @@ def rigid_bones(pose3d: np.ndarray, skeleton=H36M17) -> np.ndarray:
         raise InputError(f"rigid_bones needs (T, {skeleton.num_joints}, 3) poses, got shape {pose.shape}")
     if len(pose) == 0:
         return pose3d
+    parents = skeleton.parents
+
+    def depth(j: int) -> int:
+        return 0 if parents[j] < 0 else 1 + depth(parents[j])
+
     out = pose.copy()
-    done = [p < 0 for p in skeleton.parents]
-    while not all(done):  # parents before children, whatever the joint order
-        for j, p in enumerate(skeleton.parents):
-            if done[j] or not done[p]:
-                continue
-            bone = pose[:, j] - pose[:, p]  # (T, 3)
-            length = np.linalg.norm(bone, axis=-1, keepdims=True)
-            scale = np.divide(np.median(length), length, out=np.zeros_like(length), where=length > 0)
-            out[:, j] = out[:, p] + scale * bone
-            done[j] = True
+    for j in sorted(range(len(parents)), key=depth)[1:]:  # parents before children, whatever the joint order
+        bone = pose[:, j] - pose[:, parents[j]]  # (T, 3)
+        length = np.linalg.norm(bone, axis=-1, keepdims=True)
+        scale = np.divide(np.median(length), length, out=np.zeros_like(length), where=length > 0)
+        out[:, j] = out[:, parents[j]] + scale * bone
     return out.astype(np.asarray(pose3d).dtype, copy=False)
+
+
+def steady_per_frame(pose3d: np.ndarray, fps: float, smooth_s: float = SMOOTH_S,
+                     rigid: bool = RIGID_BONES) -> np.ndarray:
+    """A per-frame lifter's ``(T, J, 3)`` 3D as ``lift3d infer`` uses it, alone or before fusion: smoothed over
+    time (:func:`smooth_per_frame`, ``smooth_s`` seconds), then with ``rigid`` each bone held at its median
+    length (:func:`rigid_bones`)."""
+    pose = smooth_per_frame(pose3d, fps, smooth_s)
+    return rigid_bones(pose) if rigid else pose
 
 
 def load_input(path: str | os.PathLike, fmt: str | None = None, *, fps: float | None = None,
@@ -330,7 +339,7 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
     (:func:`lift_sequence`); a Pose-ResNet's own 3D is not flipped. ``smooth_s``: a Pose-ResNet's per-frame 3D
     (alone or before fusion) is smoothed over time by a Gaussian of this many seconds (:func:`smooth_per_frame`;
     0: as the network gives it); then, with ``rigid``, each of its bones is held at its median length over the
-    sequence (:func:`rigid_bones`).
+    sequence (:func:`rigid_bones`; both: :func:`steady_per_frame`).
 
     ``discriminator`` (a checkpoint, or True for the shipped one) adds a per-frame plausibility score of the
     final 3D (:func:`plausibility`).
@@ -369,10 +378,8 @@ def infer(kp: Keypoints2D, checkpoint: str | os.PathLike | None = None, device: 
                              "alone (fuse one in with --fuse, and that one is fine-tuned)", checkpoint)
         if video is None and codec.image and kp.source and is_video(kp.source):
             video = kp.source
-        pose = smooth_per_frame(lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video), kp.fps,
-                                smooth_s)
-        if rigid:
-            pose = rigid_bones(pose)
+        pose = steady_per_frame(lift_volumetric(h.kp2d_px, h.conf, K, model, codec, device, video=video), kp.fps,
+                                smooth_s, rigid)
         if partner is not None:
             tm, tc, tck = partner
             pose = fuse(temporal(tm, tc, float(tck["fps"])), pose, fuse_weight)

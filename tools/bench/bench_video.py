@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import table, write_section  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_POSRESNET, checkpoint_id, load_lifter  # noqa: E402
-from lift3d.infer import (FLIP_TEST, FUSE_WEIGHT, RIGID_BONES, SMOOTH_S, Pose3DResult, fuse,  # noqa: E402
-                          guess_camera, lift, lift_volumetric, rigid_bones, smooth_per_frame)
+from lift3d.infer import (FLIP_TEST, FUSE_WEIGHT, Pose3DResult, fuse, guess_camera, lift, lift_volumetric,  # noqa: E402
+                          steady_per_frame)
 from lift3d.io.exports import write_result  # noqa: E402
 from lift3d.io.openpose import read_openpose_folder  # noqa: E402
 from lift3d.io.video import iter_frames  # noqa: E402
@@ -66,9 +66,7 @@ def main() -> None:
 
     def lift_default(h):
         """What ``lift3d infer`` does by default: the Pose-ResNet fused with the temporal lifter."""
-        per_frame = smooth_per_frame(lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), vol, vcodec), h.fps, SMOOTH_S)
-        if RIGID_BONES:
-            per_frame = rigid_bones(per_frame)
+        per_frame = steady_per_frame(lift_volumetric(h.kp2d_px, h.conf, guess_camera(h), vol, vcodec), h.fps)
         return fuse(lift(h, model, codec, ckpt["fps"], flip=FLIP_TEST), per_frame, FUSE_WEIGHT)
     speed_rows, bone_rows, agree_rows = [], [], []
     for name, video in videos.items():
