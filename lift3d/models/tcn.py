@@ -44,6 +44,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from lift3d.errors import ConfigError, InputError
+from lift3d.models.dropout import Dropout
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,25 @@ def _is_power_of_width(n: int) -> bool:
     return n == 1
 
 
+def _strided_conv(x: Tensor, weight: Tensor) -> Tensor:
+    """A width-3 conv with stride 3 on channels-last frames: ``(B, 3n, C_in) -> (B, n, C_out)``.
+
+    Each output frame sees three consecutive input frames, so the frames regroup into rows of ``3 * C_in``
+    numbers (a view, no copy) and the conv is one matrix product with the weight laid out tap by tap. On a
+    CPU this is about 1.5 times as fast as ``conv1d(stride=3)`` on ``(B, C, T)``, and keeping the frames
+    channels last spares the transposes between layers (the strided mode's training step:
+    ``tools/bench/bench_train_speed.py``).
+    """
+    B, T, C = x.shape
+    taps = weight.permute(0, 2, 1).reshape(weight.shape[0], WIDTH * C)  # (C_out, WIDTH * C_in), tap-major
+    return nn.functional.linear(x.reshape(B, T // WIDTH, WIDTH * C), taps)
+
+
+def _bn_last(bn: nn.BatchNorm1d, x: Tensor) -> Tensor:
+    """Batch norm of channels-last ``(B, T, C)``: the same statistics as ``bn`` on ``(B, C, T)``."""
+    return bn(x.reshape(-1, x.shape[-1])).view(x.shape)
+
+
 class _ResBlock(nn.Module):
     """VideoPose3D residual block: dilated width-3 conv and a 1x1 conv, each with BN, ReLU and dropout."""
 
@@ -198,7 +218,7 @@ class _ResBlock(nn.Module):
         self.bn = nn.BatchNorm1d(channels)
         self.pointwise = nn.Conv1d(channels, channels, 1, bias=False)
         self.pointwise_bn = nn.BatchNorm1d(channels)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         # The residual carries the frame the output stands for: the centre tap, or the last one if causal.
         self.tap = WIDTH - 1 if causal else WIDTH // 2
 
@@ -210,34 +230,38 @@ class _ResBlock(nn.Module):
         return res + self.drop(torch.relu(self.pointwise_bn(self.pointwise(y))))
 
     def forward_strided(self, x: Tensor) -> Tensor:
-        """Strided (one output window): ``(B, C, 3n) -> (B, C, n)``; same taps as :meth:`forward`."""
-        res = x[:, :, self.tap :: WIDTH]
-        y = nn.functional.conv1d(x, self.conv.weight, stride=WIDTH)
-        y = self.drop(torch.relu(self.bn(y)))
-        return res + self.drop(torch.relu(self.pointwise_bn(self.pointwise(y))))
+        """Strided (one output window), channels last: ``(B, 3n, C) -> (B, n, C)``; same taps as :meth:`forward`."""
+        res = x[:, self.tap :: WIDTH]
+        y = self.drop(torch.relu(_bn_last(self.bn, _strided_conv(x, self.conv.weight))))
+        y = nn.functional.linear(y, self.pointwise.weight[:, :, 0])
+        return res + self.drop(torch.relu(_bn_last(self.pointwise_bn, y)))
 
 
 class _ConfidencePool(nn.Module):
-    """Confidence-weighted tent average over ``2 * half + 1`` frames (``TCNConfig.pool``); unpadded, so
-    ``(B, J*F, T) -> (B, J*F, T - 2 * half)``. Per joint, features ``0 .. F-2`` become their average weighted
-    by tent weight times confidence (0 where no frame of the window saw the joint, as the codec encodes a
-    missing joint), and the confidence (feature ``F-1``) its tent-weighted average."""
+    """Confidence-weighted tent average over ``2 * half + 1`` frames (``TCNConfig.pool``), channels last and
+    unpadded: ``(B, T, J*F) -> (B, T - 2 * half, J*F)``, or every ``step``-th of those frames. Per joint,
+    features ``0 .. F-2`` become their average weighted by tent weight times confidence (0 where no frame of
+    the window saw the joint, as the codec encodes a missing joint), and the confidence (feature ``F-1``) its
+    tent-weighted average. A sum of ``2 * half + 1`` shifted slices: a depthwise conv does the same sums but
+    took a third of the multi-stride model's training step on a CPU."""
 
     def __init__(self, in_features: int, half: int):
         super().__init__()
         self.in_features = in_features
-        tent = torch.tensor([float(half + 1 - abs(k)) for k in range(-half, half + 1)])
-        self.register_buffer("tent", (tent / tent.sum()).view(1, 1, -1), persistent=False)
+        self.half = half
+        tent = [float(half + 1 - abs(k)) for k in range(-half, half + 1)]
+        self.tent = [w / sum(tent) for w in tent]
 
-    def forward(self, x: Tensor) -> Tensor:
-        B = x.shape[0]
-        f = self.in_features
-        x = rearrange(x, "b (j f) t -> (b j) f t", f=f)
-        conf = x[:, -1:]  # (B*J, 1, T)
-        sums = nn.functional.conv1d(torch.cat([x[:, :-1] * conf, conf], dim=1), self.tent.expand(f, 1, -1), groups=f)
-        seen = sums[:, -1:]  # tent-weighted mean confidence, (B*J, 1, T - 2*half)
-        coords = torch.where(seen > 1e-6, sums[:, :-1] / seen.clamp_min(1e-6), torch.zeros_like(sums[:, :-1]))
-        return rearrange(torch.cat([coords, seen], dim=1), "(b j) f t -> b (j f) t", b=B)
+    def forward(self, x: Tensor, step: int = 1) -> Tensor:
+        B, T, _ = x.shape
+        x = x.reshape(B, T, -1, self.in_features)  # (B, T, J, F)
+        conf = x[..., -1:]
+        weighted = torch.cat([x[..., :-1] * conf, conf], dim=-1)
+        n = (T - 2 * self.half - 1) // step + 1  # output frames
+        sums = sum(w * weighted[:, k : k + (n - 1) * step + 1 : step] for k, w in enumerate(self.tent))
+        seen = sums[..., -1:]  # tent-weighted mean confidence
+        coords = torch.where(seen > 1e-6, sums[..., :-1] / seen.clamp_min(1e-6), torch.zeros_like(sums[..., :-1]))
+        return torch.cat([coords, seen], dim=-1).reshape(B, n, -1)
 
 
 class _Branch(nn.Module):
@@ -253,7 +277,7 @@ class _Branch(nn.Module):
         self.pool = pool
         self.expand = nn.Conv1d(in_channels, channels, WIDTH, dilation=stride, bias=False)
         self.expand_bn = nn.BatchNorm1d(channels)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.blocks = nn.ModuleList(
             _ResBlock(channels, stride * WIDTH**k, dropout, causal) for k in range(1, num_layers)
         )
@@ -261,20 +285,18 @@ class _Branch(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Dense: ``(B, C_in, T) -> (B, C, T - RF + 1)``."""
         if self.pool is not None:
-            x = self.pool(x)
+            x = self.pool(x.transpose(1, 2)).transpose(1, 2)
         x = self.drop(torch.relu(self.expand_bn(self.expand(x))))
         for block in self.blocks:
             x = block(x)
         return x
 
     def forward_strided(self, x: Tensor) -> Tensor:
-        """One window of the branch's receptive field at full frame rate: ``(B, C_in, RF) -> (B, C, 1)``; it
-        is pooled, then subsampled at ``stride`` to ``3**L`` frames."""
-        if self.pool is not None:
-            x = self.pool(x)
-        x = x[:, :, :: self.stride]
-        x = nn.functional.conv1d(x, self.expand.weight, stride=WIDTH)
-        x = self.drop(torch.relu(self.expand_bn(x)))
+        """One window of the branch's receptive field at full frame rate, channels last:
+        ``(B, RF, C_in) -> (B, 1, C)``; it is pooled, then subsampled at ``stride`` to ``3**L`` frames."""
+        x = x[:, :: self.stride] if self.pool is None else self.pool(x, step=self.stride)
+        x = _strided_conv(x, self.expand.weight)
+        x = self.drop(torch.relu(_bn_last(self.expand_bn, x)))
         for block in self.blocks:
             x = block.forward_strided(x)
         return x
@@ -315,7 +337,7 @@ class TCN(nn.Module):
                 nn.Conv1d(fused, c.channels, 1, bias=False),
                 nn.BatchNorm1d(c.channels),
                 nn.ReLU(),
-                nn.Dropout(c.dropout),
+                Dropout(c.dropout),
             )
         self.head = nn.Conv1d(c.channels, c.num_joints * c.out_features, 1)
 
@@ -385,11 +407,11 @@ class TCN(nn.Module):
         r = self.receptive_field()
         if T != r:
             raise InputError(f"TCN.forward_single needs exactly receptive_field={r} frames, got {T}")
-        x = rearrange(x, "b t j c -> b (j c) t")  # (B, J*in_features, R)
+        x = rearrange(x, "b t j c -> b t (j c)")  # (B, R, J*in_features): channels last, see _strided_conv
         feats = []
         for branch, rf in zip(self.branches, self.config.branch_receptive_fields()):
             start = self._branch_start(rf)
-            feats.append(branch.forward_strided(x[:, :, start : start + rf]))  # (B, C, 1)
+            feats.append(branch.forward_strided(x[:, start : start + rf]).transpose(1, 2))  # (B, C, 1)
         y = self._fuse_and_head(feats)  # (B, J*out_features, 1)
         return rearrange(y, "b (j c) t -> b t j c", j=J)  # (B, 1, J, out_features)
 

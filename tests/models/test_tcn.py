@@ -168,13 +168,22 @@ def test_confidence_pool_averages_what_was_seen():
     # One batch, two joints, four frames; features (x, y, conf) of each joint, as the codec lays them out.
     j0 = torch.tensor([[1.0, 5.0, 1.0], [0.0, 0.0, 0.0], [3.0, 7.0, 1.0], [9.0, 9.0, 0.5]])  # frame 1 masked
     j1 = torch.zeros(4, 3)  # never seen
-    x = rearrange(torch.stack([j0, j1], dim=1), "t j f -> 1 (j f) t")
-    out = rearrange(pool(x), "1 (j f) t -> t j f", f=3)  # (2 pooled frames, J, 3)
+    x = rearrange(torch.stack([j0, j1], dim=1), "t j f -> 1 t (j f)")  # channels last
+    out = rearrange(pool(x), "1 t (j f) -> t j f", f=3)  # (2 pooled frames, J, 3)
     # Frame 1: neighbours 0 and 2 (weight 1 each), itself masked: their mean, a half-seen joint.
     torch.testing.assert_close(out[0, 0], torch.tensor([2.0, 6.0, 0.5]))
     # Frame 2: weights 0 x masked, 2 x (3, 7), 1 x 0.5 x (9, 9): sum 2.5; mean confidence (0 + 2 + 0.5) / 4.
     torch.testing.assert_close(out[1, 0], torch.tensor([(6.0 + 4.5) / 2.5, (14.0 + 4.5) / 2.5, 2.5 / 4]))
     torch.testing.assert_close(out[:, 1], torch.zeros(2, 3))  # nothing seen: 0, as the codec encodes it
+
+
+def test_confidence_pool_step_keeps_every_nth_pooled_frame():
+    x = kp2d(2, 30).reshape(2, 30, -1)  # (B, T, J*F), about a third of the joints masked
+    for half, step in ((1, 2), (1, 3), (2, 4)):
+        pool = _ConfidencePool(in_features=3, half=half)
+        full = pool(x)
+        assert full.shape == (2, 30 - 2 * half, x.shape[2])
+        torch.testing.assert_close(pool(x, step=step), full[:, ::step])
 
 
 def test_pooled_coarse_branches_ignore_where_a_masked_joint_was():
