@@ -1,9 +1,11 @@
 """Accuracy of a lifter on the held-out subjects: clean 2D, noisy 2D, noisy 2D with 30% of joints masked.
 
-    python tools/bench/bench_lifter_eval.py [--checkpoint CKPT]
+    python tools/bench/bench_lifter_eval.py [--checkpoint CKPT] [--against OTHER_CKPT]
 
 Writes the section ``lifter_eval`` of BENCHMARKS.md: overall figures per condition, then per dataset and
-per held-out sequence (CMU) or subject (ACCAD Male2, UI-PRMD s09/s10), averaged over the 4 views.
+per held-out sequence (CMU) or subject (ACCAD Male2, UI-PRMD s09/s10), averaged over the 4 views. With
+``--against``, the other checkpoint is evaluated in the same run and a last table gives the ratios
+(checkpoint / other) overall and per dataset: what a replacement of a shipped checkpoint is decided on.
 """
 
 from __future__ import annotations
@@ -34,12 +36,34 @@ def group_mean(per_seq: list[dict], key_fn) -> dict[str, dict]:
     return out
 
 
+def against_table(results: dict, other: dict, other_path: Path, dataset_of) -> list[str]:
+    """Body lines: the other checkpoint's MPJPE / P-MPJPE and the ratios to it, overall and per dataset."""
+    rows = []
+    for name, r in results.items():
+        groups = {"all": (r, other[name])} | {
+            k: (v, group_mean(other[name]["per_sequence"], dataset_of)[k])
+            for k, v in group_mean(r["per_sequence"], dataset_of).items()
+        }
+        for k, (a, b) in groups.items():
+            rows.append([name, k, b["mpjpe_mm"], a["mpjpe_mm"], f"{a['mpjpe_mm'] / b['mpjpe_mm']:.3f}",
+                         b["p_mpjpe_mm"], a["p_mpjpe_mm"], f"{a['p_mpjpe_mm'] / b['p_mpjpe_mm']:.3f}"])
+    new, old = results["clean"]["checkpoint_id"], other["clean"]["checkpoint_id"]
+    return [f"Against `{other_path.name}` (id {old}), evaluated in the same run; ratio = {new} / {old}:\n",
+            table(["2D input", "data", f"MPJPE {old}", f"MPJPE {new}", "ratio", f"P-MPJPE {old}", f"P-MPJPE {new}",
+                   "ratio"], rows), ""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--checkpoint", type=Path, default=DEFAULT_LIFTER)
+    ap.add_argument("--against", type=Path, help="another checkpoint to compare with, in the same run")
     args = ap.parse_args()
     data = test_set()
-    results = {name: evaluate_file(data, args.checkpoint, input_2d=inp, mask=mask, seed=0) for name, inp, mask in CONDITIONS}
+
+    def evaluate(checkpoint: Path) -> dict:
+        return {name: evaluate_file(data, checkpoint, input_2d=inp, mask=mask, seed=0) for name, inp, mask in CONDITIONS}
+
+    results = evaluate(args.checkpoint)
     rows = [[name, r["mpjpe_mm"], r["p_mpjpe_mm"], r["n_mpjpe_mm"], r["mpjve_mm"], f"{r['pck3d']:.3f}", f"{r['auc']:.3f}", r["frames"]]
             for name, r in results.items()]
     body = [f"Checkpoint `{args.checkpoint.relative_to(Path.cwd()) if args.checkpoint.is_relative_to(Path.cwd()) else args.checkpoint}` "
@@ -62,6 +86,8 @@ def main() -> None:
                 for k in keys]
         header = ["", *(f"{n} {m}" for n in groups for m in ("MPJPE", "P-MPJPE")), "frames"]
         body += [f"{title}:\n", table(header, rows), ""]
+    if args.against is not None:
+        body += against_table(results, evaluate(args.against), args.against, dataset_of)
     write_section("lifter_eval", "Temporal lifter accuracy on held-out subjects", "\n".join(body))
     for name, r in results.items():
         print(f"{name}: MPJPE {r['mpjpe_mm']:.1f} P-MPJPE {r['p_mpjpe_mm']:.1f}")
