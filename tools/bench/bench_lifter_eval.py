@@ -40,10 +40,8 @@ def against_table(results: dict, other: dict, other_path: Path, dataset_of) -> l
     """Body lines: the other checkpoint's MPJPE / P-MPJPE and the ratios to it, overall and per dataset."""
     rows = []
     for name, r in results.items():
-        groups = {"all": (r, other[name])} | {
-            k: (v, group_mean(other[name]["per_sequence"], dataset_of)[k])
-            for k, v in group_mean(r["per_sequence"], dataset_of).items()
-        }
+        theirs = group_mean(other[name]["per_sequence"], dataset_of)
+        groups = {"all": (r, other[name])} | {k: (v, theirs[k]) for k, v in group_mean(r["per_sequence"], dataset_of).items()}
         for k, (a, b) in groups.items():
             rows.append([name, k, b["mpjpe_mm"], a["mpjpe_mm"], f"{a['mpjpe_mm'] / b['mpjpe_mm']:.3f}",
                          b["p_mpjpe_mm"], a["p_mpjpe_mm"], f"{a['p_mpjpe_mm'] / b['p_mpjpe_mm']:.3f}"])

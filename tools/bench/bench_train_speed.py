@@ -33,6 +33,22 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parents[1]
 
 
+def training_setup(tree: Path, config: str, overrides: list[str]):
+    """``(cfg, model in train mode, x, y)``: the config from ``tree``'s configs/, its model, and one batch of random
+    windows and targets, built with whichever ``lift3d`` this process imports."""
+    import torch
+
+    from lift3d.config import load_config
+    from lift3d.models import TCN
+    from lift3d.train.trainer import TrainConfig
+
+    cfg = load_config(TrainConfig, tree / "configs" / f"{config}.yaml", overrides)
+    model = TCN(cfg.model).train()
+    x = torch.randn(cfg.optim.batch_size, model.receptive_field(), cfg.model.num_joints, cfg.model.in_features)
+    y = torch.randn(cfg.optim.batch_size, 1, cfg.model.num_joints, cfg.model.out_features)
+    return cfg, model, x, y
+
+
 def worker(tree: Path, config: str, overrides: list[str], steps: int, threads: int, epoch: bool, data_dir: str) -> dict:
     """Measure in this process with the package of ``tree`` (imported from there)."""
     sys.path.insert(0, str(tree))
@@ -41,18 +57,13 @@ def worker(tree: Path, config: str, overrides: list[str], steps: int, threads: i
     import torch
 
     from lift3d.config import load_config
-    from lift3d.models import TCN
     from lift3d.train.trainer import TrainConfig, train
 
     logging.disable(logging.WARNING)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = load_config(TrainConfig, tree / "configs" / f"{config}.yaml", overrides)
-    model = TCN(cfg.model).train()
-    R = model.receptive_field()
+    cfg, model, x, y = training_setup(tree, config, overrides)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, amsgrad=True)
-    x = torch.randn(cfg.optim.batch_size, R, cfg.model.num_joints, cfg.model.in_features)
-    y = torch.randn(cfg.optim.batch_size, 1, cfg.model.num_joints, cfg.model.out_features)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -66,7 +77,8 @@ def worker(tree: Path, config: str, overrides: list[str], steps: int, threads: i
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    out = {"step_s": statistics.median(times), "params": model.num_parameters(), "R": R}
+    out = {"step_s": statistics.median(times), "params": model.num_parameters(), "batch": cfg.optim.batch_size,
+           "windows": cfg.data.frames_per_epoch}
     if epoch:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = load_config(TrainConfig, tree / "configs" / f"{config}.yaml",
@@ -86,16 +98,9 @@ def measure(tree: Path, config: str, overrides: list[str], args, data_dir: Path)
 
 def step_gflop(config: str, overrides: list[str]) -> float:
     """FLOPs of one training step (forward, backward; the optimizer's elementwise work is not counted)."""
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lift3d.config import load_config
-    from lift3d.models import TCN
-    from lift3d.train.trainer import TrainConfig
-
-    cfg = load_config(TrainConfig, ROOT / "configs" / f"{config}.yaml", overrides)
-    model = TCN(cfg.model).train()
-    x = torch.randn(cfg.optim.batch_size, model.receptive_field(), cfg.model.num_joints, cfg.model.in_features)
+    _, model, x, _ = training_setup(ROOT, config, overrides)
     with FlopCounterMode(display=False) as counter:
         model.forward_single(x).square().mean().backward()
     return counter.get_total_flops() / 1e9
@@ -171,21 +176,16 @@ def main() -> None:
             row.append(f"{now['step_s'] / then['step_s']:.2f}")
             row += [] if args.no_epoch else [f"{now['epoch_s'] / then['epoch_s']:.2f}"]
         rows.append(row)
-    body = (f"A training step: batch {load_batch()} windows through the strided mode, loss, backward, Adam; median of "
-            f"{args.steps} steps on random windows, {args.threads} threads. "
+    batches = sorted({r["batch"] for r in results.values()})
+    windows = sorted({r["windows"] for r in results.values()})
+    body = (f"A training step: batch {' or '.join(map(str, batches))} windows through the strided mode, loss, backward, "
+            f"Adam; median of {args.steps} steps on random windows, {args.threads} threads. "
             + ("" if args.no_epoch else "Epoch: one whole epoch of `lift3d train` on the real data (rendering the 2D, "
-               "100,000 windows, validation). ") + "Measured float32 matmul rate "
+               f"{' or '.join(f'{w:,}' for w in windows)} windows, validation). ") + "Measured float32 matmul rate "
             f"(2048 x 2048): **{peak:.1f} GFLOP/s**; 'of matmul rate' is the step's FLOPs (forward and backward, "
             "torch's FlopCounterMode) per second against it.\n\n" + table(header, rows))
     write_section("train_speed", "Temporal lifter training speed (CPU)", body)
     print(body)
-
-
-def load_batch() -> int:
-    from lift3d.config import load_config
-    from lift3d.train.trainer import TrainConfig
-
-    return load_config(TrainConfig, ROOT / "configs" / "tcn_baseline_81.yaml").optim.batch_size
 
 
 if __name__ == "__main__":
