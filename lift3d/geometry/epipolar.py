@@ -17,7 +17,7 @@ from torch.nn import functional as nnf
 
 from lift3d.errors import InputError
 from lift3d.geometry._checks import check_same_size, check_tensor
-from lift3d.geometry.camera import pixels_to_normalized, world_to_camera
+from lift3d.geometry.camera import world_to_camera
 from lift3d.geometry.rotations import axis_angle_to_matrix, skew_symmetric
 from lift3d.geometry.triangulation import triangulate_dlt
 

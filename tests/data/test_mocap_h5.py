@@ -49,7 +49,7 @@ def test_without_ground_truth_reads_no_3d(tmp_path: Path):
 def test_failed_write_leaves_nothing(tmp_path: Path):
     p = tmp_path / "d.h5"
     with pytest.raises(RuntimeError):
-        with MultiViewWriter(p) as w:
+        with MultiViewWriter(p):
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 

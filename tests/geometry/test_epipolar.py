@@ -11,7 +11,6 @@ from torch.autograd import gradcheck
 from lift3d.errors import InputError
 from lift3d.geometry import (
     CameraSet,
-    axis_angle_to_matrix,
     decompose_essential,
     essential_from_fundamental,
     essential_from_pose,

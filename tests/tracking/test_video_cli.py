@@ -3,7 +3,6 @@
 import cv2
 import h5py
 import numpy as np
-import pytest
 
 from lift3d.cli.main import main
 from lift3d.io.exports import read_result
