@@ -3,8 +3,8 @@
 A gap is a run of frames in which one joint has confidence 0: the whole person lost by the tracker (every
 joint at once), or one joint a detector dropped. The lifters see a missing joint as coordinates 0 with
 confidence 0 and were trained to infer it, but they do that badly from scattered single-frame drops: on the
-held-out test set, noisy 2D with 30% of the joints of every frame dropped costs the shipped lifter 12.6 mm
-MPJPE (99.1 against 86.5), and filling the gaps first takes 11.2 mm of that back (87.9; BENCHMARKS.md,
+held-out test set, noisy 2D with 30% of the joints of every frame dropped costs the shipped lifter 12.1 mm
+MPJPE (93.8 against 81.7), and filling the gaps first takes 10.2 mm of that back (83.6; BENCHMARKS.md,
 ``gap_filling``).
 """
 
