@@ -42,9 +42,10 @@ re-chosen (:data:`FUSE_WEIGHT`); on Pose2Sim's real views the fused default then
 (BENCHMARKS.md ``posresnet_rigid``). ``--no-rigid`` turns it off."""
 
 FLIP_TEST = False
-"""``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. On held-out mocap it lowers the
-temporal lifter's MPJPE by 1-2%, but on Pose2Sim's real views, with the tracker's 2D, it raises P-MPJPE by 2.3%
-(1.5% fused), and the real video decides (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
+"""``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. With the shipped temporal lifter
+it lowers MPJPE by 1.0-1.3% on the val split but only 0.3-0.4% on held-out subjects (0.1% fused), and P-MPJPE on
+Pose2Sim's real views by 0.3% (0.1% fused), for twice the temporal lifter's work; with the lifter before it
+(``84f5fa4dfdf5``) it raised that P-MPJPE by 2.3% (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
 
 
 @dataclass
