@@ -281,8 +281,7 @@ FUSE_WEIGHT = 0.6
 ``tools/bench/bench_rigid.py`` chose on the val split for the shipped Pose-ResNet and temporal lifter, with the
 Pose-ResNet's 3D smoothed and its bones held as ``lift3d infer`` does (BENCHMARKS.md ``posresnet_rigid``; 0.5
 with the temporal lifter before ``cf942f458912``, 0.7 before that from the Pose-ResNet's raw 3D:
-``posresnet_fusion``). ``tools/bench/bench_fusion.py`` chooses one for other
-checkpoints."""
+``posresnet_fusion``). ``tools/bench/bench_fusion.py`` chooses one for other checkpoints."""
 
 
 def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_path=None, device: str = "cpu"):

@@ -48,9 +48,6 @@ def held(per_frame: dict) -> dict:
             for c, pairs in per_frame.items()}
 
 
-# bench_fusion.mixed scores the fusion at a temporal share; share 0 is the Pose-ResNet alone, 1 the temporal lifter
-
-
 def label(rigid: bool) -> str:
     return "held at median length" if rigid else "as given"
 
@@ -79,16 +76,19 @@ def main() -> None:
     test_t = lifted(test_path, None, 1, views=1)
     test_p = lifted(test_path, DEFAULT_POSRESNET, 1, smooth_s=SMOOTH_S, views=1)
     test_p = {False: test_p, True: held(test_p)}
-    arms = {
-        f"temporal lifter alone ({DEFAULT_LIFTER.name})": mixed(test_t, test_p[False], 1.0),
-        f"Pose-ResNet alone, bones {label(False)}": mixed(test_t, test_p[False], 0.0),
-        f"Pose-ResNet alone, bones {label(True)}": mixed(test_t, test_p[True], 0.0),
-        f"fused, share {args.old_weight:g}, bones {label(False)} (before)": mixed(test_t, test_p[False], args.old_weight),
-        f"fused, share {best_w:g}, bones {label(best_rigid)} (chosen)": mixed(test_t, test_p[best_rigid], best_w),
-    }
-    base = arms[f"fused, share {args.old_weight:g}, bones {label(False)} (before)"]
+    # The arms of the test and real-video tables: (name, the Pose-ResNet's bones held, temporal share);
+    # bench_fusion.mixed and lift3d.infer.fuse take share 0 as the Pose-ResNet alone, 1 as the temporal lifter.
+    before = f"fused, share {args.old_weight:g}, bones {label(False)} (before)"
+    arm_specs = [(f"temporal lifter alone ({DEFAULT_LIFTER.name})", False, 1.0),
+                 (f"Pose-ResNet alone, bones {label(False)}", False, 0.0),
+                 (f"Pose-ResNet alone, bones {label(True)}", True, 0.0),
+                 (before, False, args.old_weight),
+                 (f"fused, share {best_w:g}, bones {label(best_rigid)} (chosen)", best_rigid, best_w)]
+    arms = {name: mixed(test_t, test_p[rigid], w) for name, rigid, w in arm_specs}
+    base = arms[before]
     rows = [[name, *(r[c]["mpjpe_mm"] for c in conds), *(r[c]["p_mpjpe_mm"] for c in conds),
-             *(r[c]["mpjve_mm"] for c in conds), " / ".join(f"{r[c]['mpjpe_mm'] / base[c]['mpjpe_mm']:.3f}" for c in conds)]
+             *(r[c]["mpjve_mm"] for c in conds),
+             " / ".join(f"{r[c]['mpjpe_mm'] / base[c]['mpjpe_mm']:.3f}" for c in conds)]
             for name, r in arms.items()]
     test_table = table(["3D from", *(f"MPJPE {c}" for c in conds), *(f"P-MPJPE {c}" for c in conds),
                         *(f"MPJVE {c}" for c in conds), "MPJPE / fused before"], rows)
@@ -98,17 +98,9 @@ def main() -> None:
     temporal = {v: infer(kp, DEFAULT_LIFTER).pose3d_cam_m for v, kp in videos.items()}
     per_frame = {v: infer(kp, DEFAULT_POSRESNET, smooth_s=SMOOTH_S, rigid=False).pose3d_cam_m
                  for v, kp in videos.items()}
-    rigid = {v: rigid_bones(p) for v, p in per_frame.items()}
-    real_arms = {
-        f"temporal lifter alone ({DEFAULT_LIFTER.name})": temporal,
-        f"Pose-ResNet alone, bones {label(False)}": per_frame,
-        f"Pose-ResNet alone, bones {label(True)}": rigid,
-        f"fused, share {args.old_weight:g}, bones {label(False)} (before)":
-            {v: fuse(temporal[v], p, args.old_weight) for v, p in per_frame.items()},
-        f"fused, share {best_w:g}, bones {label(best_rigid)} (chosen)":
-            {v: fuse(temporal[v], (rigid if best_rigid else per_frame)[v], best_w) for v in videos},
-    }
-    real = real_table([((name,), poses) for name, poses in real_arms.items()], ["3D from"], joints, ref_cam)
+    real_p = {False: per_frame, True: {v: rigid_bones(p) for v, p in per_frame.items()}}
+    real_arms = [((name,), {v: fuse(temporal[v], real_p[rigid][v], w) for v in videos}) for name, rigid, w in arm_specs]
+    real = real_table(real_arms, ["3D from"], joints, ref_cam)
 
     shipped = "matches" if (best_rigid, best_w) == (True, FUSE_WEIGHT) else "does NOT match"
     body = (

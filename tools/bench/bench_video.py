@@ -5,8 +5,9 @@
 For the sports2d demo (1768x994, 230 frames) and Pose2Sim cam01 (1088x1920, 100 frames): decode (OpenCV,
 frames read and converted to RGB, nothing else), tracker (BlazePose, decode time subtracted), lifting with
 the shipped default (the Pose-ResNet, frame by frame from heatmaps, smoothed over time, bones held rigid as
-``lift3d infer``'s default, fused with the temporal lifter: 2D mapping, codecs, both networks, resampling, the average; test-time flip as ``lift3d infer``'s
-default) and with the temporal lifter alone (``--model tcn``), writing (HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
+``lift3d infer``'s default, fused with the temporal lifter: 2D mapping, codecs, both networks, resampling, the
+average; test-time flip as ``lift3d infer``'s default) and with the temporal lifter alone (``--model tcn``),
+writing (HDF5 result, atomic), render (side-by-side mp4, decode included), each as frames/s and seconds, best of
 ``--repeats``; and the ratio (lifting + writing) / tracker for both, whose target is at most 10%. Also
 records the tracked clips' bone lengths (median and spread over the clip) and the tracker's median distance
 to Pose2Sim's OpenPose BODY_25B 2D. Writes the sections ``video_speed`` and ``video_bones`` of BENCHMARKS.md.
