@@ -5,7 +5,8 @@
 The Pose-ResNet lifts frame by frame, so its 3D jitters where the temporal lifter's does not;
 :func:`lift3d.infer.smooth_per_frame` filters it with a Gaussian over time before it is used or fused. Every
 smoothed 3D then has its bones held at their median length where ``lift3d infer`` does so (``RIGID_BONES``;
-tools/bench/bench_rigid.py measures that step), so each arm is what ``lift3d infer`` would give.
+:func:`lift3d.infer.steady_per_frame` does both; tools/bench/bench_rigid.py measures the second step), so each
+arm is what ``lift3d infer`` would give.
 
 1. Val split (tools/bench/testsets.py), every frame of every view: the fusion at the shipped temporal share
    (``FUSE_WEIGHT``) with the Pose-ResNet's 3D smoothed by 0 to 6/30 s, MPJPE and MPJVE per 2D condition; the
@@ -38,26 +39,18 @@ from report import table, write_section  # noqa: E402
 from testsets import CONDITIONS, test_set, val_set  # noqa: E402
 
 from lift3d.checkpoint import DEFAULT_LIFTER, DEFAULT_POSRESNET  # noqa: E402
-from lift3d.infer import (FUSE_WEIGHT, RIGID_BONES, SMOOTH_S, fuse, infer, rigid_bones,  # noqa: E402
-                          smooth_per_frame)
+from lift3d.infer import FUSE_WEIGHT, RIGID_BONES, SMOOTH_S, fuse, infer, steady_per_frame  # noqa: E402
 from lift3d.metrics import evaluate_sequences  # noqa: E402
 from lift3d.skeletons import H36M17  # noqa: E402
 
 SIGMAS_S = (0.0, 1 / 30, 1.5 / 30, 2 / 30, 3 / 30, 4 / 30, 6 / 30)
 
 
-def held_as_infer(pose3d: np.ndarray) -> np.ndarray:
-    """The smoothed Pose-ResNet 3D ``(T, 17, 3)`` as ``lift3d infer`` goes on with it: bones held at their median
-    length when ``RIGID_BONES`` is on, else unchanged."""
-    return rigid_bones(pose3d) if RIGID_BONES else pose3d
-
-
 def scored(temporal: dict, per_frame: dict, fps: float, sigma_s: float, weight: float | None) -> dict:
-    """Metrics per condition of the Pose-ResNet's 3D smoothed by ``sigma_s`` (bones then held as
-    :func:`held_as_infer`), fused at ``weight`` (None: alone) with the temporal lifter's
+    """Metrics per condition of the Pose-ResNet's 3D smoothed by ``sigma_s`` (bones then held as ``lift3d infer``
+    does: :func:`lift3d.infer.steady_per_frame`), fused at ``weight`` (None: alone) with the temporal lifter's
     (:func:`bench_fusion.mixed`; per condition, pairs of :func:`bench_fusion.lifted`)."""
-    smoothed = {c: [(torch.from_numpy(held_as_infer(smooth_per_frame(p.numpy(), fps, sigma_s))), target)
-                    for p, target in pairs]
+    smoothed = {c: [(torch.from_numpy(steady_per_frame(p.numpy(), fps, sigma_s)), target) for p, target in pairs]
                 for c, pairs in per_frame.items()}
     if weight is None:
         return {c: evaluate_sequences(pairs) for c, pairs in smoothed.items()}
@@ -138,7 +131,7 @@ def main() -> None:
                  for v, kp in videos.items()}
     arms = [((f"{DEFAULT_LIFTER.name} alone (for reference)", ""), temporal)]
     for s in (0.0, SMOOTH_S):
-        smoothed = {v: held_as_infer(smooth_per_frame(p, videos[v].fps, s)) for v, p in per_frame.items()}
+        smoothed = {v: steady_per_frame(p, videos[v].fps, s) for v, p in per_frame.items()}
         arms.append((("Pose-ResNet alone", s_label(s)), smoothed))
         arms.append(((f"fused, temporal share {FUSE_WEIGHT:g}", s_label(s)),
                      {v: fuse(temporal[v], p, FUSE_WEIGHT) for v, p in smoothed.items()}))
