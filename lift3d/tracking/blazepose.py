@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,21 +129,32 @@ def track_video(video: str | os.PathLike, cfg: TrackerConfig | None = None, *, p
 
     Raises :class:`InputError` for a missing, unreadable or empty video, or one with no person in any frame.
     """
+    info = probe_video(video, count=False)  # the frames are counted as they are read
+    return track_frames(iter_frames(info.path), info.fps, info.image_size, cfg, source=video,
+                        num_frames=info.num_frames or None, progress=progress)
+
+
+def track_frames(frames: Iterable[np.ndarray], fps: float, image_size: tuple[int, int],
+                 cfg: TrackerConfig | None = None, *, source: str | os.PathLike = "<frames>",
+                 num_frames: int | None = None, progress: bool = True) -> Keypoints2D:
+    """:func:`track_video` on frames already decoded: RGB ``(H, W, 3)`` uint8, in order, at ``fps``;
+    ``image_size`` ``(width, height)`` and ``source`` (a path, for errors and the result) as the video's."""
     cfg = cfg or TrackerConfig()
     gate = TRACK_GATE if cfg.num_poses > 1 else None  # with one pose MediaPipe's own tracking keeps the person
     check_tracking_args(cfg.person, gate, MAX_LOST)  # before the slow part
-    info = probe_video(video)
     with BlazePoseTracker(cfg) as tracker:
-        frames = [tracker.detect(rgb, round(t * 1000.0 / info.fps))
-                  for t, rgb in enumerate(tqdm(iter_frames(info.path), total=info.num_frames, desc="track",
-                                               unit="frame", disable=not progress))]
-    kp, conf, _ = follow_person(frames, cfg.person, num_joints=BLAZEPOSE33.num_joints, track_gate=gate,
+        detected = [tracker.detect(rgb, round(t * 1000.0 / fps))
+                    for t, rgb in enumerate(tqdm(frames, total=num_frames, desc="track", unit="frame",
+                                                 disable=not progress))]
+    if not detected:
+        raise InputError("no frames to track (an empty video, or none of its frames can be decoded)", source)
+    kp, conf, _ = follow_person(detected, cfg.person, num_joints=BLAZEPOSE33.num_joints, track_gate=gate,
                                 max_lost=MAX_LOST)
     if not (conf > 0).any():
-        raise InputError(f"no person found in any of the {len(frames)} frames", info.path)
+        raise InputError(f"no person found in any of the {len(detected)} frames", source)
     missing = int((~(conf > 0).any(axis=1)).sum())
-    kp, conf, interpolated = fill_gaps(kp, conf, max_gap=int(round(cfg.max_gap_s * info.fps)))
+    kp, conf, interpolated = fill_gaps(kp, conf, max_gap=int(round(cfg.max_gap_s * fps)))
     if missing:
-        log.warning("%s: no person in %d of %d frames (%d interpolated)", info.path, missing, len(frames),
+        log.warning("%s: no person in %d of %d frames (%d interpolated)", source, missing, len(detected),
                     int(interpolated.sum()))
-    return Keypoints2D(kp, conf, "blazepose33", info.fps, str(Path(video)), info.image_size, interpolated)
+    return Keypoints2D(kp, conf, "blazepose33", fps, str(Path(source)), image_size, interpolated)

@@ -3,8 +3,10 @@
 import cv2
 import h5py
 import numpy as np
+import pytest
 
 from lift3d.cli.main import main
+from lift3d.errors import InputError
 from lift3d.io.exports import read_result
 from lift3d.io.video import probe_video
 
@@ -20,6 +22,20 @@ def _write_video(path, frames, fps=30.0, size=(320, 240)):
 def _run(args, capsys):
     code = main(args)
     return code, capsys.readouterr().err
+
+
+def test_probe_counts_frames_or_reads_the_header(tmp_path):
+    video = _write_video(tmp_path / "v.mp4", 12, fps=25.0)
+    counted, header = probe_video(video), probe_video(video, count=False)
+    assert (counted.num_frames, counted.fps, counted.image_size) == (12, 25.0, (320, 240))
+    assert (header.fps, header.image_size) == (25.0, (320, 240)) and header.num_frames in (0, 12)
+    empty = _write_video(tmp_path / "empty.mp4", 0)
+    try:
+        probe_video(empty, count=False)  # may open (nothing counted) or not, as OpenCV's backend decides
+    except InputError as e:
+        assert "empty.mp4" in str(e)
+    with pytest.raises(InputError, match="no frames|cannot open"):
+        probe_video(empty)
 
 
 def test_missing_file_not_a_video_and_missing_output_dir(tmp_path, capsys):

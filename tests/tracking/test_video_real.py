@@ -68,3 +68,25 @@ def test_tracker_agrees_with_pose2sim_body25b(tracked, shared_data, cam):
     print(f"{cam}: median {np.median(dist):.1f} px over {dist.size} joint-frames (person {height:.0f} px tall)")
     assert np.median(dist) < 0.05 * height
     assert np.median(swapped) > 2 * np.median(dist)
+
+
+def test_tracking_decoded_frames_matches_tracking_the_video(tracked):
+    """``track_frames`` (the tracker on frames already decoded: what ``bench_video`` times) is ``track_video``."""
+    from lift3d.io.video import iter_frames
+    from lift3d.tracking.blazepose import track_frames
+
+    video, kp, _ = tracked["cam01"]
+    info = probe_video(video)
+    again = track_frames(list(iter_frames(video)), info.fps, info.image_size, source=video, progress=False)
+    assert again.source == kp.source and again.image_size == kp.image_size and again.fps == kp.fps
+    np.testing.assert_array_equal(again.conf, kp.conf)
+    np.testing.assert_allclose(again.kp2d_px, kp.kp2d_px, atol=1e-3)
+    np.testing.assert_array_equal(again.interpolated, kp.interpolated)
+
+
+def test_tracking_no_frames_is_an_error(mediapipe_available):
+    from lift3d.errors import InputError
+    from lift3d.tracking.blazepose import track_frames
+
+    with pytest.raises(InputError, match="no frames"):
+        track_frames([], 30.0, (640, 480), source="empty.mp4", progress=False)
