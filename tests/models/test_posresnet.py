@@ -159,6 +159,23 @@ def test_gradient_reaches_every_parameter():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+def test_inference_by_sample_equals_the_batched_volume():
+    """Without gradients the head's last layer and the soft-argmax run one sample at a time (forward's
+    docstring): the numbers are the batched volume's soft-argmax, in eval and train mode alike."""
+    cfg = tiny()
+    model = build(cfg).eval()
+    x = inputs(cfg, B=5)
+    with torch.no_grad():
+        by_sample, batched = model(x), soft_argmax_3d(model.volume(x))
+        assert by_sample.shape == (5, J, 3)
+        torch.testing.assert_close(by_sample, batched, rtol=0, atol=1e-6)
+        torch.testing.assert_close(model(x[:1]), batched[:1], rtol=0, atol=1e-6)
+        assert model(x[:0]).shape == (0, J, 3)
+    with_grad = model(x)
+    assert with_grad.requires_grad
+    torch.testing.assert_close(with_grad.detach(), batched, rtol=0, atol=1e-6)
+
+
 def test_dtype_follows_module_and_input():
     cfg = tiny()
     model = build(cfg).double().eval()
