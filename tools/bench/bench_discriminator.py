@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import table, write_section  # noqa: E402
 from testsets import test_set  # noqa: E402
 
-from lift3d.checkpoint import DEFAULT_DISCRIMINATOR, DEFAULT_LIFTER, load_discriminator, load_lifter  # noqa: E402
+from lift3d.checkpoint import (DEFAULT_DISCRIMINATOR, DEFAULT_LIFTER, checkpoint_id, load_discriminator,  # noqa: E402
+                               load_lifter)
 from lift3d.codec import root_relative  # noqa: E402
 from lift3d.config import load_config  # noqa: E402
 from lift3d.data.mocap_h5 import read_multiview_h5  # noqa: E402
@@ -149,7 +150,7 @@ def main() -> None:
     body = (
         f"Lifters: configs/tcn_baseline_81.yaml trained {args.epochs} epochs x {args.frames} windows (runs of 4 "
         f"frames), same seed and data, with and without the adversarial term (weight {args.weight:g}); the shipped "
-        "lifter (24 epochs x 100,000) for reference. Held-out test set, every view of every sequence "
+        f"lifter (`{checkpoint_id(load_lifter(DEFAULT_LIFTER)[0].state_dict())}`) for reference. Held-out test set, every view of every sequence "
         f"({sum(len(t) for t in truth)} frames). MPJPE etc. in mm; plausibility on the noisy + 30% masked "
         "condition.\n\n"
         + table(["lifter", "MPJPE noisy+masked", "P-MPJPE noisy+masked", "MPJPE clean", "P-MPJPE clean",
