@@ -103,9 +103,10 @@ def main() -> None:
             skate.append(foot_skating(world, c))
         return bone, viol, 1000 * np.nanmean(skate)
 
-    preds, rows = {}, []
+    preds, rows, ids = {}, [], {}
     for name, ck in lifters.items():
         model, codec, _ = load_lifter(ck)
+        ids[name] = checkpoint_id(model.state_dict())
         out = {}
         for cond in ("noisy + 30% masked", "clean"):
             ps = []
@@ -150,7 +151,7 @@ def main() -> None:
     body = (
         f"Lifters: configs/tcn_baseline_81.yaml trained {args.epochs} epochs x {args.frames} windows (runs of 4 "
         f"frames), same seed and data, with and without the adversarial term (weight {args.weight:g}); the shipped "
-        f"lifter (`{checkpoint_id(load_lifter(DEFAULT_LIFTER)[0].state_dict())}`) for reference. Held-out test set, every view of every sequence "
+        f"lifter (`{ids['shipped lifter']}`) for reference. Held-out test set, every view of every sequence "
         f"({sum(len(t) for t in truth)} frames). MPJPE etc. in mm; plausibility on the noisy + 30% masked "
         "condition.\n\n"
         + table(["lifter", "MPJPE noisy+masked", "P-MPJPE noisy+masked", "MPJPE clean", "P-MPJPE clean",
