@@ -278,7 +278,8 @@ def fuse(temporal: np.ndarray, per_frame: np.ndarray, weight: float) -> np.ndarr
 
 FUSE_WEIGHT = 0.6
 """Default share of the temporal lifter when fusing (``lift3d infer --fuse``): the weight
-``tools/bench/bench_rigid.py`` chose on the val split for the shipped Pose-ResNet and temporal lifter, with the
+``tools/bench/bench_rigid.py`` chose on the val split for the shipped Pose-ResNet and the temporal lifter
+``cf942f458912`` (shipped before ``tcn_wide_81.pt``, for which it is not yet re-chosen), with the
 Pose-ResNet's 3D smoothed and its bones held as ``lift3d infer`` does (BENCHMARKS.md ``posresnet_rigid``; 0.5
 with the temporal lifter before ``cf942f458912``, 0.7 before that from the Pose-ResNet's raw 3D:
 ``posresnet_fusion``). ``tools/bench/bench_fusion.py`` chooses one for other checkpoints."""

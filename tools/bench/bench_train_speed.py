@@ -2,7 +2,8 @@
 
     python tools/bench/bench_train_speed.py [--against REV] [--steps 20] [--threads 2] [--no-epoch]
 
-For the shipped lifters' architectures (configs/tcn_baseline_81.yaml, and configs/tcn_multistride_81.yaml with
+For the architectures of the ablation's baseline (configs/tcn_baseline_81.yaml, the shipped lifter's before
+configs/tcn_wide_81.yaml) and the shipped multi-stride lifter (configs/tcn_multistride_81.yaml with
 the ``pooled`` arm's overrides of bench_strides.py, which checkpoints/tcn_multistride_81.pt was trained with):
 
 * a training step as ``lift3d train`` takes it: ``optim.batch_size`` windows through the strided mode
