@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ class SelfSupLoss:
 class SelfSupConfig:
     name: str
     kind: str = "selfsup"
-    model: TCNConfig = field(default_factory=TCNConfig)
+    model: TCNConfig | None = None  # None: init_checkpoint's architecture (TCNConfig's defaults from scratch)
     data: SelfSupData = field(default_factory=SelfSupData)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: SelfSupLoss = field(default_factory=SelfSupLoss)
@@ -321,16 +321,26 @@ def validate(model: TCN, seqs: list[_Seq], codec: Pose2DCodec) -> dict:
     return label_mpjpe(seqs, lambda s, v: lift_sequence(s.kp2d_px[v], s.conf2d[v], model, codec))
 
 
-def _init_model(cfg: SelfSupConfig) -> TCN:
+def _init_model(cfg: SelfSupConfig) -> tuple[TCN, SelfSupConfig]:
+    """The model to train and ``cfg`` with its architecture resolved: a config without a ``model`` section takes
+    ``init_checkpoint``'s (``TCNConfig``'s defaults from scratch); one with a section must match the checkpoint."""
+    if not cfg.init_checkpoint:
+        cfg = cfg if cfg.model is not None else replace(cfg, model=TCNConfig())
+        return TCN(cfg.model), cfg
+    path = DEFAULT_LIFTER if cfg.init_checkpoint == "default" else cfg.init_checkpoint
+    ckpt = read_checkpoint(path)
+    if ckpt["kind"] != "tcn":
+        raise ConfigError(f"{path}: a {ckpt['kind']!r} checkpoint; init_checkpoint takes a temporal lifter ('tcn')")
+    # Compared as configs, not dicts: a checkpoint written before a field existed has its default.
+    arch = from_dict(TCNConfig, ckpt["model_config"], where=f"{path}:model_config")
+    if cfg.model is None:
+        cfg = replace(cfg, model=arch)
+    elif arch != cfg.model:
+        raise ConfigError(f"{path}: its architecture {to_dict(arch)} differs from the config's model "
+                          f"{to_dict(cfg.model)}; remove the config's model section to take the checkpoint's")
     model = TCN(cfg.model)
-    if cfg.init_checkpoint:
-        ckpt = read_checkpoint(DEFAULT_LIFTER if cfg.init_checkpoint == "default" else cfg.init_checkpoint)
-        # Compared as configs, not dicts: a checkpoint written before a field existed has its default.
-        if ckpt["kind"] != "tcn" or from_dict(TCNConfig, ckpt["model_config"], where="model_config") != cfg.model:
-            raise ConfigError(f"{cfg.init_checkpoint}: its architecture {ckpt['model_config']} differs from the "
-                              f"config's model {to_dict(cfg.model)}; copy its model section into the config")
-        model.load_state_dict(ckpt["model"])
-    return model
+    model.load_state_dict(ckpt["model"])
+    return model, cfg
 
 
 def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool = True) -> dict:
@@ -338,7 +348,7 @@ def train_selfsup(cfg: SelfSupConfig, *, restart: bool = False, progress: bool =
     if not cfg.data.labels:
         raise ConfigError("data.labels: give at least one label file (lift3d pseudo-label)")
     torch.manual_seed(cfg.seed)
-    model = _init_model(cfg)
+    model, cfg = _init_model(cfg)
     R, F = model.receptive_field(), cfg.data.frames
     run = open_run(cfg, model, restart=restart, best_key="best")
 

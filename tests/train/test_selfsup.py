@@ -117,5 +117,32 @@ def test_finetune_config_starts_from_the_shipped_lifter():
     cfg = load_config(SelfSupConfig, "configs/selfsup_finetune.yaml", ["data.labels=[x.h5]"])
     assert cfg.init_checkpoint == "default"
     shipped = load_lifter(None)[0].state_dict()
-    tuned = _init_model(cfg).state_dict()
+    assert cfg.model is None  # the architecture comes from the checkpoint
+    model, resolved = _init_model(cfg)
+    tuned = model.state_dict()
+    assert resolved.model == load_lifter(None)[0].config
     assert shipped.keys() == tuned.keys() and all(torch.equal(shipped[k], tuned[k]) for k in shipped)
+
+
+def test_config_without_model_takes_the_init_checkpoints_architecture(tmp_path, labels_without_ground_truth):
+    """The fine-tuning config names no architecture: a run from another lifter trains that lifter's, records it
+    in its config and checkpoints, and resumes under the same config."""
+    small = TCNConfig(receptive_field=9, strides=(1,), channels=24)
+    torch.manual_seed(3)
+    init = tmp_path / "small.pt"
+    save_checkpoint(init, TCN(small), kind="tcn", codec=Pose2DCodec(), fps=30.0)
+    args = [f"init_checkpoint={init}", f"data.labels=[{labels_without_ground_truth}]", f"out_dir={tmp_path}/ft",
+            "data.frames=3", "data.windows_per_epoch=60", "optim.batch_size=24", "threads=1"]
+    train_selfsup(load_config(SelfSupConfig, "configs/selfsup_finetune.yaml", [*args, "optim.epochs=1"]),
+                  progress=False)
+    last = read_checkpoint(tmp_path / "ft" / "last.pt")
+    assert TCN(small).config == load_lifter(tmp_path / "ft" / "last.pt")[0].config
+    assert last["config"]["model"]["channels"] == 24
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["model"]["receptive_field"] == 9
+    second = train_selfsup(load_config(SelfSupConfig, "configs/selfsup_finetune.yaml", [*args, "optim.epochs=2"]),
+                           progress=False)
+    assert second["epoch"] == 2
+    # A model section that differs from the checkpoint's architecture is refused, naming the checkpoint.
+    with pytest.raises(ConfigError, match="small.pt.*architecture"):
+        train_selfsup(load_config(SelfSupConfig, "configs/selfsup_finetune.yaml", [*args, "model.channels=32"]),
+                      progress=False)
