@@ -281,7 +281,8 @@ FUSE_WEIGHT = 0.7
 ``tools/bench/bench_rigid.py`` chose on the val split for the shipped Pose-ResNet and the shipped temporal
 lifter ``tcn_wide_81.pt`` (``75eeb1f2aa1b``), with the Pose-ResNet's 3D smoothed and its bones held as
 ``lift3d infer`` does (BENCHMARKS.md ``posresnet_rigid``; 0.6 with ``cf942f458912``, 0.5 with the temporal
-lifter before it, 0.7 before that from the Pose-ResNet's raw 3D: ``posresnet_fusion``). ``tools/bench/bench_fusion.py`` chooses one for other checkpoints."""
+lifter before it, 0.7 before that from the Pose-ResNet's raw 3D: ``posresnet_fusion``).
+``tools/bench/bench_fusion.py`` chooses one for other checkpoints."""
 
 
 def load_fusion_partner(fuse_with: str | os.PathLike, lifter_kind: str, lifter_path=None, device: str = "cpu"):
