@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lift3d.checkpoint import DEFAULT_LIFTER, read_checkpoint
+from lift3d.checkpoint import DEFAULT_LIFTER, load_lifter
 from lift3d.codec import Pose2DCodec, root_relative
-from lift3d.config import from_dict, to_dict
+from lift3d.config import to_dict
 from lift3d.data.noise_2d import dropout_mask
 from lift3d.errors import ConfigError, InputError
 from lift3d.infer import lift_sequence, resample
@@ -328,18 +328,15 @@ def _init_model(cfg: SelfSupConfig) -> tuple[TCN, SelfSupConfig]:
         cfg = cfg if cfg.model is not None else replace(cfg, model=TCNConfig())
         return TCN(cfg.model), cfg
     path = DEFAULT_LIFTER if cfg.init_checkpoint == "default" else cfg.init_checkpoint
-    ckpt = read_checkpoint(path)
+    model, _, ckpt = load_lifter(path)
     if ckpt["kind"] != "tcn":
         raise ConfigError(f"{path}: a {ckpt['kind']!r} checkpoint; init_checkpoint takes a temporal lifter ('tcn')")
     # Compared as configs, not dicts: a checkpoint written before a field existed has its default.
-    arch = from_dict(TCNConfig, ckpt["model_config"], where=f"{path}:model_config")
     if cfg.model is None:
-        cfg = replace(cfg, model=arch)
-    elif arch != cfg.model:
-        raise ConfigError(f"{path}: its architecture {to_dict(arch)} differs from the config's model "
+        cfg = replace(cfg, model=model.config)
+    elif model.config != cfg.model:
+        raise ConfigError(f"{path}: its architecture {to_dict(model.config)} differs from the config's model "
                           f"{to_dict(cfg.model)}; remove the config's model section to take the checkpoint's")
-    model = TCN(cfg.model)
-    model.load_state_dict(ckpt["model"])
     return model, cfg
 
 
