@@ -84,7 +84,7 @@ def test_bad_configs(tmp_path: Path):
         load_config(TrainConfig, p)
 
 
-@pytest.mark.parametrize("name", ["tcn_multistride_81", "tcn_baseline_81", "tcn_wide_81",
+@pytest.mark.parametrize("name", ["tcn_multistride_81", "tcn_baseline_81", "tcn_wide_81", "tcn_wide768_81",
                                   "tcn_multistride_243", "tcn_causal_81"])
 def test_shipped_configs_load(name):
     cfg = load_config(TrainConfig, REPO_ROOT / f"configs/{name}.yaml")
