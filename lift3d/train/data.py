@@ -20,8 +20,9 @@ from lift3d.codec import Pose2DCodec, flip_features, flip_pose3d, root_relative
 from lift3d.data.build_mocap import DATASETS, list_takes, load_take
 from lift3d.data.noise_2d import NoiseConfig, corrupt_2d
 from lift3d.data.virtual_cameras import VirtualCameraConfig, in_frame, project, sample_rig
-from lift3d.errors import InputError
+from lift3d.errors import ConfigError, InputError
 from lift3d.mocap.clip import MocapClip
+from lift3d.skeletons import H36M17, Skeleton
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ class DataConfig:
         mask_max: masked fraction of joint-frames drawn uniformly from ``(0, mask_max)``.
         mask_run_frames: occlusion run lengths to draw from (1 = isolated joints).
         flip_prob: probability of a horizontal flip (left/right swapped) per window.
+        bone_jitter: body-proportion augmentation of the training takes: each epoch every bone of a take
+            (a left/right pair alike) is scaled by a factor drawn uniformly from ``1 +- bone_jitter``, so the
+            same motion is seen on other bodies (:func:`jitter_proportions`). 0 turns it off; validation
+            never gets it.
         frames_per_epoch: cap on training windows per epoch (0 = every frame of every take-view once).
         sample_frames: consecutive output frames per training sample (2: velocity pairs; more gives the
             adversarial discriminator's motion branch a longer stretch to judge).
@@ -58,11 +63,16 @@ class DataConfig:
     mask_max: float = 0.4
     mask_run_frames: list[float] = field(default_factory=lambda: [1.0, 5.0, 20.0])
     flip_prob: float = 0.5
+    bone_jitter: float = 0.0
     frames_per_epoch: int = 0
     sample_frames: int = 2
     val_views: int = 2
     val_noise_level: float = 0.2
     val_mask: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.bone_jitter < 1.0:
+            raise ConfigError(f"data.bone_jitter must be in [0, 1), got {self.bone_jitter}")
 
 
 def load_split(cfg: DataConfig, split: str, data_dir=None) -> list[MocapClip]:
@@ -77,20 +87,47 @@ def take_rng_stream(seed: int, epoch: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, zlib.crc32(name.encode())])
 
 
+def jitter_proportions(
+    pose: np.ndarray, amount: float, rng: np.random.Generator, skeleton: Skeleton = H36M17
+) -> np.ndarray:
+    """The same motion on a body of other proportions: ``pose (T, J, 3)`` with every bone scaled by a factor
+    drawn uniformly from ``[1 - amount, 1 + amount]`` (one per bone, shared by a bone and its mirror image),
+    bone directions and the root's path kept."""
+    bones = skeleton.bones
+    mirror = {k: k for k in range(len(bones))}
+    for a, b in skeleton.symmetric_bones:
+        mirror[b] = a
+    factors = rng.uniform(1.0 - amount, 1.0 + amount, size=len(bones))
+    out = pose.copy()
+    depth = [0] * skeleton.num_joints
+    for c, p in enumerate(skeleton.parents):
+        while p != -1:
+            depth[c] += 1
+            p = skeleton.parents[p]
+    for k in sorted(range(len(bones)), key=lambda k: depth[bones[k][1]]):  # parents placed before children
+        p, c = bones[k]
+        out[:, c] = out[:, p] + factors[mirror[k]] * (pose[:, c] - pose[:, p])
+    return out
+
+
 def render_views(
     clip: MocapClip, cfg: DataConfig, rng: np.random.Generator, views: int,
-    noise_level: float | None = None, mask: float | None = None,
+    noise_level: float | None = None, mask: float | None = None, bone_jitter: float = 0.0,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """``views`` random cameras on a take, with detector-like 2D:
     ``[(kp2d_px (T, J, 2), conf (T, J), K (3, 3), pose3d_cam_m (T, J, 3)), ...]``.
 
     Noise level and masked fraction are drawn per view from ``cfg`` unless given; joints outside the image
-    or behind the camera get confidence 0.
+    or behind the camera get confidence 0. ``bone_jitter > 0`` first gives the take other body proportions
+    (:func:`jitter_proportions`), the same for every view.
     """
-    rig = sample_rig(clip.pose3d_world_m, views, cfg.cameras, rng)
+    world = clip.pose3d_world_m
+    if bone_jitter > 0:
+        world = jitter_proportions(world, bone_jitter, rng)
+    rig = sample_rig(world, views, cfg.cameras, rng)
     out = []
     for v in range(views):
-        px, depth = project(clip.pose3d_world_m, rig.K[v], rig.R[v], rig.t[v])  # (T, J, 2), (T, J)
+        px, depth = project(world, rig.K[v], rig.R[v], rig.t[v])  # (T, J, 2), (T, J)
         if noise_level is None:
             level = 0.0 if rng.random() < cfg.clean_prob else rng.uniform(*cfg.noise_level)
         else:
@@ -102,19 +139,19 @@ def render_views(
         run = float(rng.choice(cfg.mask_run_frames))
         kp, conf = corrupt_2d(px, NoiseConfig(level=level, dropout_prob=masked, dropout_run_frames=run), rng)
         conf = np.where(in_frame(px, depth, rig.image_size[v]), conf, 0.0)
-        cam = clip.pose3d_world_m @ rig.R[v].T + rig.t[v]  # (T, J, 3) camera frame
+        cam = world @ rig.R[v].T + rig.t[v]  # (T, J, 3) camera frame
         out.append((kp, conf, rig.K[v], cam))
     return out
 
 
 def render_take(
     clip: MocapClip, cfg: DataConfig, codec: Pose2DCodec, rng: np.random.Generator, views: int,
-    noise_level: float | None = None, mask: float | None = None,
+    noise_level: float | None = None, mask: float | None = None, bone_jitter: float = 0.0,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``views`` random views of a take: ``[(features (T, J, 3), target root-relative cam 3D (T, J, 3)), ...]``."""
     return [
         (codec.encode(kp, conf), root_relative(cam).astype(np.float32))
-        for kp, conf, _, cam in render_views(clip, cfg, rng, views, noise_level, mask)
+        for kp, conf, _, cam in render_views(clip, cfg, rng, views, noise_level, mask, bone_jitter)
     ]
 
 

@@ -216,7 +216,7 @@ def train(cfg: TrainConfig, *, restart: bool = False, data_dir=None, progress: b
         pairs = [
             p for clip in train_clips
             for p in render_take(clip, cfg.data, cfg.codec, take_rng_stream(cfg.seed, epoch, clip.info.name),
-                                 cfg.data.views_per_epoch)
+                                 cfg.data.views_per_epoch, bone_jitter=cfg.data.bone_jitter)
         ]
         windows = WindowSet(pairs, R, cfg.model.causal)
         # Batch-norm momentum decays from 0.1 to 0.001 over the run (VideoPose3D, run.py).

@@ -76,6 +76,21 @@ def test_soft_argmax_is_an_expectation():
     torch.testing.assert_close(soft_argmax_3d(v), mid, atol=1e-12, rtol=0)
 
 
+def test_soft_argmax_equals_the_softmax_expectation_at_any_scale():
+    # Normalising at the end gives the expectation under the softmax, in float32 too where exp(logits) alone
+    # would overflow (logits in the hundreds) or underflow to 0 everywhere (all far below 0).
+    g = torch.Generator().manual_seed(1)
+    for shift, scale in ((0.0, 1.0), (400.0, 30.0), (-400.0, 30.0)):
+        v = shift + scale * torch.randn(2, 3, 4, 5, 6, generator=g)
+        p = torch.softmax(v.double().flatten(-3), -1).unflatten(-1, (4, 5, 6))
+        centres = [(2 * torch.arange(n, dtype=torch.float64) + 1) / n - 1 for n in (6, 5, 4)]  # x, y, z
+        expected = torch.stack([(p.sum((-3, -2)) * centres[0]).sum(-1), (p.sum((-3, -1)) * centres[1]).sum(-1),
+                                (p.sum((-2, -1)) * centres[2]).sum(-1)], -1)
+        out = soft_argmax_3d(v)
+        assert out.dtype == torch.float32 and torch.isfinite(out).all()
+        torch.testing.assert_close(out.double(), expected, atol=1e-5, rtol=0)
+
+
 def test_soft_argmax_batch_and_gradcheck():
     g = torch.Generator().manual_seed(0)
     v = torch.randn(2, 3, 2, 3, 4, dtype=torch.float64, generator=g)

@@ -1,9 +1,12 @@
 import numpy as np
+import pytest
 import torch
 
 from lift3d.codec import Pose2DCodec
+from lift3d.data.build_mocap import list_takes, load_take
+from lift3d.errors import ConfigError
 from lift3d.skeletons import H36M17
-from lift3d.train.data import DataConfig, WindowSet, augment_flip, render_take
+from lift3d.train.data import DataConfig, WindowSet, augment_flip, jitter_proportions, render_take
 from lift3d.mocap.clip import ClipInfo, MocapClip
 from pathlib import Path
 
@@ -80,3 +83,40 @@ def test_clean_prob_gives_exact_2d_with_full_confidence():
     cfg = DataConfig(clean_prob=0.0, mask_prob=0.0, noise_level=(0.3, 0.3))
     (feats, _), = render_take(clip, cfg, Pose2DCodec(), np.random.default_rng(0), views=1)
     assert (feats[..., 2] < 1.0).mean() > 0.9
+
+
+def _lengths(pose: np.ndarray) -> np.ndarray:
+    return np.stack([np.linalg.norm(pose[..., c, :] - pose[..., p, :], axis=-1) for p, c in H36M17.bones], -1)
+
+
+def test_jitter_proportions_scales_bones_and_keeps_directions(shared_data):
+    info = next(i for i in list_takes(["cmu_mocap"], shared_data) if i.split == "train")
+    pose = load_take(info, 30.0).pose3d_world_m[:200]
+    out = jitter_proportions(pose, 0.1, np.random.default_rng(3))
+    ratio = _lengths(out) / _lengths(pose)  # (T, bones)
+    np.testing.assert_allclose(ratio, ratio[:1].repeat(len(ratio), 0), rtol=1e-9)  # one body for the take
+    assert (ratio > 0.9 - 1e-9).all() and (ratio < 1.1 + 1e-9).all() and np.ptp(ratio[0]) > 0.02
+    for a, b in H36M17.symmetric_bones:
+        np.testing.assert_allclose(ratio[0, a], ratio[0, b])  # left and right alike
+    for p, c in H36M17.bones:
+        d0, d1 = pose[:, c] - pose[:, p], out[:, c] - out[:, p]
+        cos = (d0 * d1).sum(-1) / np.linalg.norm(d0, axis=-1) / np.linalg.norm(d1, axis=-1)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+    np.testing.assert_array_equal(out[:, H36M17.root], pose[:, H36M17.root])
+    np.testing.assert_allclose(jitter_proportions(pose, 0.0, np.random.default_rng(3)), pose, atol=1e-12)
+
+
+def test_render_take_bone_jitter_gives_targets_other_proportions(shared_data):
+    info = next(i for i in list_takes(["cmu_mocap"], shared_data) if i.split == "train")
+    clip = load_take(info, 30.0)
+    clip = MocapClip(clip.info, clip.fps, clip.pose3d_world_m[:120])
+    plain = render_take(clip, DataConfig(), Pose2DCodec(), np.random.default_rng(0), views=2, noise_level=0.0, mask=0.0)
+    jit = render_take(clip, DataConfig(), Pose2DCodec(), np.random.default_rng(0), views=2, noise_level=0.0, mask=0.0,
+                      bone_jitter=0.2)
+    world = _lengths(clip.pose3d_world_m)
+    np.testing.assert_allclose(_lengths(plain[0][1]), world, rtol=1e-4)
+    ratio = [_lengths(target) / world for _, target in jit]
+    np.testing.assert_allclose(ratio[0], ratio[1], rtol=1e-4)  # both views see the same body
+    assert np.abs(ratio[0] - 1).max() > 0.02
+    with pytest.raises(ConfigError, match="bone_jitter"):
+        DataConfig(bone_jitter=-0.1)

@@ -76,6 +76,8 @@ def test_resume_accepts_another_thread_count_more_epochs_and_a_moved_run():
 def test_bad_configs(tmp_path: Path):
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(TrainConfig, REPO_ROOT / "configs/tcn_multistride_81.yaml", ["model.bogus=1"])
+    with pytest.raises(ConfigError, match="bone_jitter must be in"):
+        load_config(TrainConfig, REPO_ROOT / "configs/tcn_wide_proportions_81.yaml", ["data.bone_jitter=1.2"])
     with pytest.raises(ConfigError, match="receptive_field must be a power of 3"):
         load_config(TrainConfig, REPO_ROOT / "configs/tcn_multistride_81.yaml", ["model.receptive_field=80"])
     p = tmp_path / "c.yaml"
@@ -85,7 +87,7 @@ def test_bad_configs(tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", ["tcn_multistride_81", "tcn_baseline_81", "tcn_wide_81", "tcn_wide768_81",
-                                  "tcn_multistride_243", "tcn_causal_81"])
+                                  "tcn_wide_proportions_81", "tcn_multistride_243", "tcn_causal_81"])
 def test_shipped_configs_load(name):
     cfg = load_config(TrainConfig, REPO_ROOT / f"configs/{name}.yaml")
     assert cfg.name == name
