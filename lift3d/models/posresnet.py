@@ -168,10 +168,7 @@ def soft_argmax_3d(logits: Tensor) -> Tensor:
     """Integral regression over a volume (Sun et al., ECCV 2018, Eq. 3): the expected voxel under its softmax.
 
     The softmax runs over all ``D * H * W`` voxels; the expectation is taken from the three marginals (the
-    same numbers, ``O(D + H + W)`` products instead of ``O(D H W)``). The marginals are summed from the
-    unnormalised ``exp(logits - max)`` and divided by its total at the end, so the volume is read twice
-    (exp, then the two sums ``(D)`` and ``(H, W)``) rather than normalised first and read again for each axis
-    (`BENCHMARKS.md`, `posresnet_speed`). Coordinates are normalised with voxel
+    same numbers, ``O(D + H + W)`` products instead of ``O(D H W)``). Coordinates are normalised with voxel
     centres at ``(2k + 1) / n - 1`` (:func:`lift3d.models.crop_codec.pixel_centres`): ``x`` along ``W``,
     ``y`` along ``H``, ``z`` along ``D`` (bin 0 nearest the camera), each strictly inside ``(-1, 1)``.
 
@@ -190,16 +187,12 @@ def soft_argmax_3d(logits: Tensor) -> Tensor:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise InputError(f"soft_argmax_3d: expected a floating-point (..., D, H, W) tensor, got {shape}")
     D, H, W = logits.shape[-3:]
-    flat = logits.flatten(-3)
-    # The maximum only guards exp against overflow; the result does not depend on it, so no gradient through it.
-    e = (flat - flat.detach().amax(dim=-1, keepdim=True)).exp_().unflatten(-1, (D, H, W))  # (..., D, H, W)
-    e_z = e.sum(dim=-1).sum(dim=-1)  # (..., D)
-    e_yx = e.sum(dim=-3)  # (..., H, W)
+    p = torch.softmax(logits.flatten(-3), dim=-1).unflatten(-1, (D, H, W))  # (..., D, H, W)
     kw = {"dtype": logits.dtype, "device": logits.device}
-    x = (e_yx.sum(dim=-2) * pixel_centres(W, **kw)).sum(-1)  # (...)
-    y = (e_yx.sum(dim=-1) * pixel_centres(H, **kw)).sum(-1)
-    z = (e_z * pixel_centres(D, **kw)).sum(-1)
-    return torch.stack([x, y, z], dim=-1) / e_z.sum(dim=-1, keepdim=True)
+    x = (p.sum(dim=(-3, -2)) * pixel_centres(W, **kw)).sum(-1)  # (...)
+    y = (p.sum(dim=(-3, -1)) * pixel_centres(H, **kw)).sum(-1)
+    z = (p.sum(dim=(-2, -1)) * pixel_centres(D, **kw)).sum(-1)
+    return torch.stack([x, y, z], dim=-1)
 
 
 def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -410,7 +403,7 @@ class PoseResNet(nn.Module):
         Without gradients (inference) the volumetric head's last layer and the soft-argmax run one sample at a
         time, the rest of the network on the whole batch: one sample's volume (2.2 MB for 17 joints at 32^3)
         stays in the CPU's cache where a batch's (142 MB at 64) does not, and the soft-argmax writes then reads
-        back every voxel. Same numbers (to float rounding), 1.5-1.7 times faster on our 2-core CPU
+        back every voxel four times. Same numbers (to float rounding), 1.5-1.7 times faster on our 2-core CPU
         (`BENCHMARKS.md`, `posresnet_speed`).
         """
         f = self.features(x)

@@ -43,10 +43,10 @@ class DataConfig:
         mask_max: masked fraction of joint-frames drawn uniformly from ``(0, mask_max)``.
         mask_run_frames: occlusion run lengths to draw from (1 = isolated joints).
         flip_prob: probability of a horizontal flip (left/right swapped) per window.
-        bone_jitter: body-proportion augmentation of the training takes: each epoch every bone of a take
-            (a left/right pair alike) is scaled by a factor drawn uniformly from ``1 +- bone_jitter``, so the
-            same motion is seen on other bodies (:func:`jitter_proportions`). 0 turns it off; validation
-            never gets it.
+        bone_jitter: body-proportion augmentation of the training takes (temporal lifter, Pose-ResNet and
+            discriminator training alike): each epoch every bone of a take (a left/right pair alike) is scaled
+            by a factor drawn uniformly from ``1 +- bone_jitter``, so the same motion is seen on other bodies
+            (:func:`jitter_proportions`). 0 turns it off; validation never gets it.
         frames_per_epoch: cap on training windows per epoch (0 = every frame of every take-view once).
         sample_frames: consecutive output frames per training sample (2: velocity pairs; more gives the
             adversarial discriminator's motion branch a longer stretch to judge).

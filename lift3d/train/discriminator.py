@@ -212,7 +212,7 @@ def train_scorer(cfg: ScorerTrainConfig, *, restart: bool = False, data_dir=None
     for epoch in range(run.start_epoch, cfg.optim.epochs):
         t0 = time.time()
         seqs = sequences(train_clips, cfg, lifter, codec, lambda c: take_rng_stream(cfg.seed, epoch, c.info.name),
-                         cfg.data.views_per_epoch)
+                         cfg.data.views_per_epoch, bone_jitter=cfg.data.bone_jitter)
         rng = take_rng_stream(cfg.seed, epoch, "windows")
         real, fake, labels = sample_windows(seqs, cfg, cfg.windows_per_epoch, rng, cfg.data.flip_prob)
         model.train()

@@ -161,7 +161,7 @@ def train_volumetric(cfg: VolumetricTrainConfig, *, restart: bool = False, data_
         return render_frames([
             v for clip in train_clips
             for v in render_views(clip, cfg.data, take_rng_stream(cfg.seed, epoch, clip.info.name),
-                                  cfg.data.views_per_epoch)
+                                  cfg.data.views_per_epoch, bone_jitter=cfg.data.bone_jitter)
         ])
 
     # The person-size prior of the root depth, fitted once on epoch 0's boxes (deterministic given the seed).

@@ -5,18 +5,15 @@ against one sample at a time (what ``PoseResNet.forward`` does without gradients
 
 ``checkpoints/posresnet_heatmap64.pt`` on random 64 px heatmap input (the speed does not depend on the values),
 float32, ``torch.no_grad``; batches of 64 (``lift3d infer``'s) and 256, 1 and 2 threads: frames per second of
-``soft_argmax_3d(model.volume(x))`` (the whole batch's volume at once), of ``model(x)`` (the last layer and
-the soft-argmax per sample) and of ``model(x)`` with the soft-argmax lift3d had before (softmax over the
-volume first, then a marginal per axis: :func:`softmax_first`), median of ``--repeats`` (alternating, so all
-see the same machine), the ratios, the largest difference between the outputs, and the model's FLOPs per
-frame against torch's measured matmul rate. Writes the section ``posresnet_speed`` of BENCHMARKS.md. Run it on
-an otherwise idle machine.
+``soft_argmax_3d(model.volume(x))`` (the whole batch's volume at once) and of ``model(x)`` (the last layer and
+the soft-argmax per sample), median of ``--repeats`` (alternating, so both see the same machine), the ratio, the
+largest difference between the two outputs, and the model's FLOPs per frame against torch's measured matmul
+rate. Writes the section ``posresnet_speed`` of BENCHMARKS.md. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import time
@@ -29,33 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lifter_speed import matmul_gflops  # noqa: E402
 from report import table, write_section  # noqa: E402
 
-import lift3d.models.posresnet as posresnet  # noqa: E402
 from lift3d.checkpoint import DEFAULT_POSRESNET, checkpoint_id, load_lifter  # noqa: E402
 from lift3d.models import soft_argmax_3d  # noqa: E402
-from lift3d.models.crop_codec import pixel_centres  # noqa: E402
-
-
-def softmax_first(logits: torch.Tensor) -> torch.Tensor:
-    """The soft-argmax lift3d had before (to commit 98bf3be): the normalised volume first, then each axis's
-    marginal from it, which reads the volume once more per axis. Same numbers as ``soft_argmax_3d``."""
-    D, H, W = logits.shape[-3:]
-    p = torch.softmax(logits.flatten(-3), dim=-1).unflatten(-1, (D, H, W))
-    kw = {"dtype": logits.dtype, "device": logits.device}
-    x = (p.sum(dim=(-3, -2)) * pixel_centres(W, **kw)).sum(-1)
-    y = (p.sum(dim=(-3, -1)) * pixel_centres(H, **kw)).sum(-1)
-    z = (p.sum(dim=(-2, -1)) * pixel_centres(D, **kw)).sum(-1)
-    return torch.stack([x, y, z], dim=-1)
-
-
-@contextlib.contextmanager
-def soft_argmax_of_forward(fn):
-    """``PoseResNet.forward`` with ``fn`` as its soft-argmax, for the side-by-side timing."""
-    saved = posresnet.soft_argmax_3d
-    posresnet.soft_argmax_3d = fn
-    try:
-        yield
-    finally:
-        posresnet.soft_argmax_3d = saved
 
 
 def main() -> None:
@@ -72,12 +44,9 @@ def main() -> None:
         for batch in (64, 256):
             x = torch.rand(batch, cfg.in_channels, cfg.input_size, cfg.input_size,
                            generator=torch.Generator().manual_seed(0))
-            whole, by_sample, before = [], [], []
+            whole, by_sample = [], []
             with torch.no_grad():
-                out = model(x)  # also warms every arm up
-                diff = float((soft_argmax_3d(model.volume(x)) - out).abs().max())
-                with soft_argmax_of_forward(softmax_first):
-                    diff_before = float((model(x) - out).abs().max())
+                diff = float((soft_argmax_3d(model.volume(x)) - model(x)).abs().max())  # also warms both up
                 for _ in range(args.repeats):
                     t = time.perf_counter()
                     soft_argmax_3d(model.volume(x))
@@ -85,26 +54,19 @@ def main() -> None:
                     t = time.perf_counter()
                     model(x)
                     by_sample.append(time.perf_counter() - t)
-                    with soft_argmax_of_forward(softmax_first):
-                        t = time.perf_counter()
-                        model(x)
-                        before.append(time.perf_counter() - t)
-            a, b, c = statistics.median(whole), statistics.median(by_sample), statistics.median(before)
-            rows.append([threads, batch, f"{batch / a:.0f}", f"{batch / b:.0f}", f"{a / b:.2f}", f"{batch / c:.0f}",
-                         f"{c / b:.2f}", f"{gflop * batch / b:.1f}", f"{diff:.1e}", f"{diff_before:.1e}"])
+            a, b = statistics.median(whole), statistics.median(by_sample)
+            rows.append([threads, batch, f"{batch / a:.0f}", f"{batch / b:.0f}", f"{a / b:.2f}",
+                         f"{gflop * batch / b:.1f}", f"{diff:.1e}"])
     write_section("posresnet_speed", "Pose-ResNet inference speed (CPU)", "\n".join([
         f"`checkpoints/posresnet_heatmap64.pt` (id `{checkpoint_id(model.state_dict())}`, {gflop:.3f} GFLOP per "
         f"frame), float32, no gradients, median of {args.repeats}. Measured float32 matmul rate (2048 x 2048): "
         f"{'; '.join(rates)}. Whole batch: the soft-argmax over the batch's volume at once (142 MB at 64); by "
         "sample: `PoseResNet.forward`, the last layer and the soft-argmax one sample at a time (2.2 MB), what "
-        "`lift3d infer` runs; softmax first: by sample with the soft-argmax lift3d had before (the volume "
-        "normalised first, then read again for each axis's marginal), where `soft_argmax_3d` now sums the "
-        "marginals of the unnormalised volume and divides at the end. Differences: the largest between an arm's "
-        "output and by sample's (normalised units, the crop's half-size is 1).",
+        "`lift3d infer` runs. Difference: the largest between the two outputs (normalised units, the crop's "
+        "half-size is 1).",
         "",
-        table(["threads", "batch", "frames/s, whole batch", "frames/s, by sample", "speed-up (by sample / whole)",
-               "frames/s, by sample, softmax first", "speed-up (by sample / softmax first)", "GFLOP/s, by sample",
-               "difference, whole batch", "difference, softmax first"], rows),
+        table(["threads", "batch", "frames/s, whole batch", "frames/s, by sample", "speed-up", "GFLOP/s, by sample",
+               "difference"], rows),
     ]))
 
 
