@@ -233,18 +233,10 @@ def rigid_bones(pose3d: np.ndarray, skeleton=H36M17) -> np.ndarray:
         raise InputError(f"rigid_bones needs (T, {skeleton.num_joints}, 3) poses, got shape {pose.shape}")
     if len(pose) == 0:
         return pose3d
-    parents = skeleton.parents
-
-    def depth(j: int) -> int:
-        return 0 if parents[j] < 0 else 1 + depth(parents[j])
-
-    out = pose.copy()
-    for j in sorted(range(len(parents)), key=depth)[1:]:  # parents before children, whatever the joint order
-        bone = pose[:, j] - pose[:, parents[j]]  # (T, 3)
-        length = np.linalg.norm(bone, axis=-1, keepdims=True)
-        scale = np.divide(np.median(length), length, out=np.zeros_like(length), where=length > 0)
-        out[:, j] = out[:, parents[j]] + scale * bone
-    return out.astype(np.asarray(pose3d).dtype, copy=False)
+    parents, children = zip(*skeleton.bones)
+    length = np.linalg.norm(pose[:, list(children)] - pose[:, list(parents)], axis=-1)  # (T, B)
+    scale = np.divide(np.median(length, axis=0), length, out=np.zeros_like(length), where=length > 0)
+    return skeleton.scale_bones(pose, scale).astype(np.asarray(pose3d).dtype, copy=False)
 
 
 def steady_per_frame(pose3d: np.ndarray, fps: float, smooth_s: float = SMOOTH_S,

@@ -95,6 +95,29 @@ class Skeleton:
         return tuple(perm)
 
     @cached_property
+    def outward_bones(self) -> tuple[int, ...]:
+        """Indices into :attr:`bones` ordered outwards from the root: a bone's parent joint is the root or the
+        child of an earlier bone, whatever the joint order."""
+        depth = [0] * self.num_joints
+        for j in range(self.num_joints):
+            p = self.parents[j]
+            while p != -1:
+                depth[j] += 1
+                p = self.parents[p]
+        return tuple(sorted(range(len(self.bones)), key=lambda k: depth[self.bones[k][1]]))
+
+    def scale_bones(self, pose, scale):
+        """A numpy ``pose (..., J, 3)`` rebuilt outwards from the root with each bone's vector (parent to child,
+        :attr:`bones`) multiplied by its factor: directions kept, the root in place. ``scale (..., B)`` holds
+        bone ``k``'s factor at ``[..., k]`` and broadcasts over the leading axes (one factor per bone, or per
+        frame and bone)."""
+        out = pose.copy()
+        for k in self.outward_bones:
+            p, c = self.bones[k]
+            out[..., c, :] = out[..., p, :] + scale[..., k, None] * (pose[..., c, :] - pose[..., p, :])
+        return out
+
+    @cached_property
     def symmetric_bones(self) -> tuple[tuple[int, int], ...]:
         """Pairs of bone indices (into :attr:`bones`) that mirror each other, for bone-symmetry losses."""
         perm = self.flip_permutation

@@ -93,21 +93,10 @@ def jitter_proportions(
     """The same motion on a body of other proportions: ``pose (T, J, 3)`` with every bone scaled by a factor
     drawn uniformly from ``[1 - amount, 1 + amount]`` (one per bone, shared by a bone and its mirror image),
     bone directions and the root's path kept."""
-    bones = skeleton.bones
-    mirror = {k: k for k in range(len(bones))}
+    factors = rng.uniform(1.0 - amount, 1.0 + amount, size=len(skeleton.bones))
     for a, b in skeleton.symmetric_bones:
-        mirror[b] = a
-    factors = rng.uniform(1.0 - amount, 1.0 + amount, size=len(bones))
-    out = pose.copy()
-    depth = [0] * skeleton.num_joints
-    for c, p in enumerate(skeleton.parents):
-        while p != -1:
-            depth[c] += 1
-            p = skeleton.parents[p]
-    for k in sorted(range(len(bones)), key=lambda k: depth[bones[k][1]]):  # parents placed before children
-        p, c = bones[k]
-        out[:, c] = out[:, p] + factors[mirror[k]] * (pose[:, c] - pose[:, p])
-    return out
+        factors[b] = factors[a]
+    return skeleton.scale_bones(pose, factors)
 
 
 def render_views(

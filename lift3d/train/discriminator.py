@@ -85,9 +85,7 @@ def _stretch(p: Tensor, span: slice, rng: np.random.Generator) -> None:
     for b in rng.choice(len(bones), size=rng.integers(1, 5), replace=False):
         amp = rng.uniform(0.1, 0.4)
         scale[span, b] = torch.from_numpy(1 + amp * rng.uniform(-1, 1, scale[span].shape[0])).to(p.dtype)
-    old = p.clone()
-    for k, (parent, child) in enumerate(bones):  # parents come before children in H36M-17
-        p[:, child] = p[:, parent] + scale[:, k, None] * (old[:, child] - old[:, parent])
+    p.copy_(torch.from_numpy(H36M17.scale_bones(p.numpy(), scale.numpy())))
 
 
 def _jitter(p: Tensor, span: slice, rng: np.random.Generator) -> None:

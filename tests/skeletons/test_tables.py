@@ -37,6 +37,25 @@ def test_h36m_standard_order():
     assert len(H36M17.symmetric_bones) == 6  # hip, thigh, shin, clavicle, upper arm, forearm
 
 
+def test_scale_bones_rebuilds_outwards_whatever_the_joint_order():
+    # A chain listed leaf first: c (child of b), b (child of a), a (root).
+    sk = Skeleton("chain", ("c", "b", "a"), (1, 2, -1))
+    assert sk.bones == ((1, 0), (2, 1)) and sk.outward_bones == (1, 0)
+    pose = np.array([[[0.0, 0.0, 3.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]],
+                     [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]])  # (T=2, J=3, 3)
+    out = sk.scale_bones(pose, np.array([[0.5, 2.0], [1.0, 3.0]]))  # per frame: bone b->c, then a->b
+    np.testing.assert_allclose(out[0], [[0.0, 0.0, 3.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(out[1], [[1.0, 0.0, 3.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(sk.scale_bones(pose, np.ones(2)), pose)  # one factor per bone, all frames
+    for sk in (H36M17, COCO17, BLAZEPOSE33):  # every bone starts at the root or at a joint already placed
+        placed = {sk.root}
+        for k in sk.outward_bones:
+            p, c = sk.bones[k]
+            assert p in placed
+            placed.add(c)
+        assert sorted(sk.outward_bones) == list(range(len(sk.bones)))
+
+
 def test_skeleton_rejects_bad_tables():
     with pytest.raises(ValueError, match="one root"):
         Skeleton("x", ("a", "b"), (-1, -1))

@@ -7,6 +7,7 @@ from lift3d.data.build_mocap import list_takes, load_take
 from lift3d.errors import ConfigError
 from lift3d.skeletons import H36M17
 from lift3d.train.data import DataConfig, WindowSet, augment_flip, jitter_proportions, render_take
+from lift3d.train.losses import bone_lengths
 from lift3d.mocap.clip import ClipInfo, MocapClip
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def test_clean_prob_gives_exact_2d_with_full_confidence():
 
 
 def _lengths(pose: np.ndarray) -> np.ndarray:
-    return np.stack([np.linalg.norm(pose[..., c, :] - pose[..., p, :], axis=-1) for p, c in H36M17.bones], -1)
+    return bone_lengths(torch.from_numpy(pose)).numpy()
 
 
 def test_jitter_proportions_scales_bones_and_keeps_directions(shared_data):
