@@ -77,8 +77,8 @@ def test_soft_argmax_is_an_expectation():
 
 
 def test_soft_argmax_equals_the_softmax_expectation_at_any_scale():
-    # Normalising at the end gives the expectation under the softmax, in float32 too where exp(logits) alone
-    # would overflow (logits in the hundreds) or underflow to 0 everywhere (all far below 0).
+    # The expectation under the softmax, in float32 too where exp(logits) alone would overflow (logits in the
+    # hundreds) or underflow to 0 everywhere (all far below 0).
     g = torch.Generator().manual_seed(1)
     for shift, scale in ((0.0, 1.0), (400.0, 30.0), (-400.0, 30.0)):
         v = shift + scale * torch.randn(2, 3, 4, 5, 6, generator=g)
