@@ -20,7 +20,8 @@ Architecture (one *branch* per stride ``s``):
 * options (:class:`TCNConfig`): coarse branches as deep as the stride-1 one (``span``), sharing its weights
   (``share``), narrower than it (``coarse_channels``), and seeing a confidence-weighted average of the frames
   around each of theirs instead of the bare frame (``pool``: low-pass before subsampling, which also fills a
-  joint masked in one frame from its neighbours).
+  joint masked in one frame from its neighbours), and the stride-1 branch seeing its masked joints filled from
+  the nearest coarser window that saw them (``fill``).
 * branch outputs are aligned on the frame the model predicts (the window centre; the last frame when
   causal), concatenated (or summed), fused by ``conv 1x1 -> BN -> ReLU -> dropout`` and mapped to the
   output by a 1x1 conv. With a single stride there is nothing to fuse and the model is exactly
@@ -92,6 +93,13 @@ class TCNConfig:
             masked in one frame (confidence 0) is filled from its neighbours, and the pooled confidence
             says how much of the window saw it. The last input feature of each joint is its confidence
             (the codec's ``(x, y, conf)``); the others are weighted by it. Stride 1 is never pooled.
+        fill: the stride-1 branch sees each masked joint (confidence 0) filled from the coarser scales: its
+            coordinates become the confidence-weighted tent average (as ``pool``) over the ``2h + 1`` frames
+            around it for the smallest ``h`` of 1, 2, 4, ... up to ``fill`` whose window saw the joint, and its
+            confidence that window's tent-weighted mean confidence (so the network can tell a filled joint from
+            a seen one). Joints with confidence above 0, and masked ones no window reached, are left as they
+            are. The branch then spans ``2 * fill`` more frames. 0: off. Not with ``causal`` (the windows are
+            centred on the frame they fill).
     """
 
     num_joints: int = 17
@@ -107,6 +115,7 @@ class TCNConfig:
     share: bool = False
     coarse_channels: int | None = None
     pool: bool = False
+    fill: int = 0
 
     def __post_init__(self) -> None:
         # Accept any sequence for strides but store a tuple (hashable, and what checkpoints round-trip).
@@ -120,7 +129,7 @@ class TCNConfig:
         s = self.strides
         if not s or 1 not in s or len(set(s)) != len(s) or any(not isinstance(v, int) or v < 1 for v in s):
             raise ConfigError(f"TCNConfig.strides must be distinct positive integers including 1, got {s}")
-        too_coarse = [v for v in s if self.branch_span(v, 1) > r] if self.span == "fit" else []
+        too_coarse = [v for v in s if self.branch_span(v, 1) - 2 * self.fill_half(v) > r] if self.span == "fit" else []
         if too_coarse:
             raise ConfigError(
                 f"TCNConfig.strides {too_coarse}: one width-{WIDTH} conv at that stride already spans more than "
@@ -144,15 +153,28 @@ class TCNConfig:
         if self.pool and self.in_features < 2:
             raise ConfigError("TCNConfig.pool weights each joint's features by its last one, the confidence: "
                               f"it needs in_features >= 2, got {self.in_features}")
+        if isinstance(self.fill, bool) or not isinstance(self.fill, int) or self.fill < 0:
+            raise ConfigError(f"TCNConfig.fill must be a whole number of frames >= 0, got {self.fill!r}")
+        if self.fill and self.in_features < 2:
+            raise ConfigError("TCNConfig.fill finds masked joints by their last feature, the confidence: "
+                              f"it needs in_features >= 2, got {self.in_features}")
+        if self.fill and self.causal:
+            raise ConfigError("TCNConfig.fill averages frames on both sides of a masked joint, so a causal model "
+                              "(past frames only) cannot have it: set fill to 0")
 
     def pool_half(self, stride: int) -> int:
         """Frames each side of the confidence-weighted average branch ``stride`` sees (0: no pooling)."""
         return stride // 2 if self.pool else 0
 
+    def fill_half(self, stride: int) -> int:
+        """Frames each side of a masked joint the widest gap-filling window of branch ``stride`` reaches
+        (``fill`` for stride 1, else 0)."""
+        return self.fill if stride == 1 else 0
+
     def branch_span(self, stride: int, layers: int) -> int:
         """Input frames a branch of ``layers`` width-3 layers at ``stride`` sees: ``s * (3**L - 1) + 1``, plus
-        ``2 * (s // 2)`` with ``pool``."""
-        return stride * (WIDTH**layers - 1) + 1 + 2 * self.pool_half(stride)
+        ``2 * (s // 2)`` with ``pool`` and ``2 * fill`` for stride 1 with ``fill``."""
+        return stride * (WIDTH**layers - 1) + 1 + 2 * (self.pool_half(stride) + self.fill_half(stride))
 
     def branch_channels(self) -> tuple[int, ...]:
         """Feature channels of each branch: ``channels`` for stride 1, ``coarse_channels`` for the others."""
@@ -167,7 +189,7 @@ class TCNConfig:
         out = []
         for s in self.strides:
             n = 1
-            while self.branch_span(s, n + 1) <= self.receptive_field:
+            while self.branch_span(s, n + 1) - 2 * self.fill_half(s) <= self.receptive_field:
                 n += 1
             out.append(n)
         return tuple(out)
@@ -177,9 +199,19 @@ class TCNConfig:
         return tuple(self.branch_span(s, n) for s, n in zip(self.strides, self.branch_layers()))
 
     def model_receptive_field(self) -> int:
-        """Input frames per output frame of the whole model: ``receptive_field``, or with ``span="scaled"``
-        the widest branch's span."""
+        """Input frames per output frame of the whole model: the widest branch's span (:meth:`branch_span`):
+        ``receptive_field``, more with ``span="scaled"`` or with ``fill``."""
         return max(self.branch_receptive_fields())
+
+
+def _fill_halves(fill: int) -> tuple[int, ...]:
+    """Half-widths of the gap-filling windows, nearest first: 1, 2, 4, ... below ``fill``, then ``fill``."""
+    halves = []
+    h = 1
+    while h < fill:
+        halves.append(h)
+        h *= 2
+    return (*halves, fill)
 
 
 def _is_power_of_width(n: int) -> bool:
@@ -264,13 +296,44 @@ class _ConfidencePool(nn.Module):
         return torch.cat([coords, seen], dim=-1).reshape(B, n, -1)
 
 
+class _GapFill(nn.Module):
+    """The stride-1 branch's masked joints filled from coarser windows (``TCNConfig.fill``), channels last and
+    unpadded: ``(B, T, J*F) -> (B, T - 2 * halves[-1], J*F)``, or every ``step``-th of those frames. A joint
+    with confidence 0 takes the :class:`_ConfidencePool` average of the first window, of ``halves`` frames
+    each side, that saw it (coordinates and tent-weighted mean confidence); any other joint is passed as is.
+    A tent of ``2h + 1`` frames is two running means of ``h + 1``: ``avg_pool1d`` twice, several times as fast
+    here as the shifted-slice sums of :class:`_ConfidencePool` over the widest windows."""
+
+    def __init__(self, in_features: int, halves: tuple[int, ...]):
+        super().__init__()
+        self.in_features = in_features
+        self.halves = halves
+
+    def forward(self, x: Tensor, step: int = 1) -> Tensor:
+        B, T, C = x.shape
+        edge = self.halves[-1]
+        n = T - 2 * edge  # output frames
+        joints = x.reshape(B, T, -1, self.in_features)  # (B, T, J, F)
+        conf = joints[..., -1:]
+        weighted = torch.cat([joints[..., :-1] * conf, conf], dim=-1).reshape(B, T, C).transpose(1, 2)  # (B, C, T)
+        out = joints[:, edge : T - edge]
+        for h in self.halves:
+            crop = weighted[:, :, edge - h : T - edge + h]  # the frames this window needs around the output's
+            sums = nn.functional.avg_pool1d(nn.functional.avg_pool1d(crop, h + 1, 1), h + 1, 1)  # (B, C, n)
+            sums = sums.transpose(1, 2).reshape(out.shape)
+            seen = sums[..., -1:]  # tent-weighted mean confidence
+            level = torch.cat([sums[..., :-1] / seen.clamp_min(1e-6), seen], dim=-1)
+            out = torch.where((out[..., -1:] <= 0) & (seen > 1e-6), level, out)  # masked so far, seen here
+        return out.reshape(B, n, C)[:, ::step]
+
+
 class _Branch(nn.Module):
     """One VideoPose3D stack whose dilations are multiplied by ``stride``, optionally behind a
-    :class:`_ConfidencePool`."""
+    :class:`_ConfidencePool` or (stride 1) a :class:`_GapFill`."""
 
     def __init__(
         self, in_channels: int, channels: int, num_layers: int, stride: int, dropout: float, causal: bool,
-        pool: _ConfidencePool | None = None,
+        pool: _ConfidencePool | _GapFill | None = None,
     ):
         super().__init__()
         self.stride = stride
@@ -293,7 +356,8 @@ class _Branch(nn.Module):
 
     def forward_strided(self, x: Tensor) -> Tensor:
         """One window of the branch's receptive field at full frame rate, channels last:
-        ``(B, RF, C_in) -> (B, 1, C)``; it is pooled, then subsampled at ``stride`` to ``3**L`` frames."""
+        ``(B, RF, C_in) -> (B, 1, C)``; it is pooled (or gap-filled), then subsampled at ``stride`` to ``3**L``
+        frames."""
         x = x[:, :: self.stride] if self.pool is None else self.pool(x, step=self.stride)
         x = _strided_conv(x, self.expand.weight)
         x = self.drop(torch.relu(_bn_last(self.expand_bn, x)))
@@ -324,7 +388,8 @@ class TCN(nn.Module):
         self.branches = nn.ModuleList(
             _Branch(
                 in_channels, width, n, s, c.dropout, c.causal,
-                _ConfidencePool(c.in_features, c.pool_half(s)) if c.pool_half(s) else None,
+                _ConfidencePool(c.in_features, c.pool_half(s)) if c.pool_half(s)
+                else _GapFill(c.in_features, _fill_halves(c.fill_half(s))) if c.fill_half(s) else None,
             )
             for s, n, width in zip(c.strides, c.branch_layers(), c.branch_channels())
         )
@@ -473,7 +538,8 @@ class TCN(nn.Module):
         In dense mode every conv layer produces one frame per output frame (plus an ``O(R)`` margin that
         vanishes on long sequences), so the cost is ``2 * C_in * C_out * width`` summed over the convs.
         BN, ReLU, biases and residual adds are left out: they are elementwise, and BN folds into the
-        convs at inference; so is the confidence pooling (``pool``: a few dozen FLOPs per joint). A conv whose
+        convs at inference; so are the confidence pooling and gap filling (``pool``, ``fill``: a few dozen FLOPs per
+        joint and window). A conv whose
         weights branches share (``config.share``) counts once per branch.
         """
         return sum(2 * m.weight.numel() for m in self.modules() if isinstance(m, nn.Conv1d))
@@ -499,7 +565,7 @@ def baseline_config_matching(config: TCNConfig, rtol: float = 0.05, multiple_of:
     count, otherwise the closest integer.
     """
     target = count_parameters(config)
-    single = replace(config, strides=(1,), coarse_channels=None, pool=False)
+    single = replace(config, strides=(1,), coarse_channels=None, pool=False, fill=0)
 
     def params(channels: int) -> int:
         return count_parameters(replace(single, channels=channels))

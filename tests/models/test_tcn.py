@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,18 +13,20 @@ from torch.utils.flop_counter import FlopCounterMode
 from lift3d.config import from_dict, to_dict
 from lift3d.errors import ConfigError, InputError
 from lift3d.models import TCN, TCNConfig, baseline_config_matching, count_parameters
-from lift3d.models.tcn import _ConfidencePool
+from lift3d.models.tcn import _ConfidencePool, _fill_halves, _GapFill
 
 J, C_IN = 17, 3
 MULTI, SINGLE = (1, 2, 3), (1,)
 
 
-def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", share=False, pooled=False) -> TCN:
+def make(R=27, strides=MULTI, causal=False, channels=32, seed=0, span="fit", share=False, pooled=False,
+         fill=0) -> TCN:
     """A small model in eval mode with non-trivial BN statistics (so equivalence tests exercise BN).
-    ``pooled``: narrow coarse branches behind confidence pooling (``coarse_channels``, ``pool``)."""
+    ``pooled``: narrow coarse branches behind confidence pooling (``coarse_channels``, ``pool``); ``fill``: the
+    stride-1 branch's masked joints filled from windows of up to that many frames each side."""
     torch.manual_seed(seed)
     cfg = TCNConfig(receptive_field=R, strides=strides, causal=causal, channels=channels, span=span, share=share,
-                    coarse_channels=channels // 2 if pooled else None, pool=pooled)
+                    coarse_channels=channels // 2 if pooled else None, pool=pooled, fill=fill)
     model = TCN(cfg)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
@@ -212,8 +215,84 @@ def test_coarse_channels_narrow_the_coarse_branches():
     cfg = from_dict(TCNConfig, to_dict(model.config))
     assert cfg == model.config
     # Configs saved before these options existed load as the bare, equal-width design.
-    old = {k: v for k, v in to_dict(model.config).items() if k not in ("coarse_channels", "pool")}
+    old = {k: v for k, v in to_dict(model.config).items() if k not in ("coarse_channels", "pool", "fill")}
     assert from_dict(TCNConfig, old).branch_channels() == (32, 32, 32) and not from_dict(TCNConfig, old).pool
+    assert from_dict(TCNConfig, old).fill == 0
+
+
+def _joint_frames(rows) -> torch.Tensor:
+    """One batch of one joint, ``rows`` its ``(x, y, conf)`` per frame, channels last ``(1, T, 3)``."""
+    return torch.tensor(rows, dtype=torch.float32)[None]
+
+
+def test_gap_fill_takes_the_nearest_window_that_saw_the_joint():
+    assert _fill_halves(1) == (1,) and _fill_halves(4) == (1, 2, 4) and _fill_halves(6) == (1, 2, 4, 6)
+    fill = _GapFill(in_features=3, halves=(1, 2))
+    seen = [[float(t), 10.0 + t, 1.0] for t in range(9)]
+    x = _joint_frames(seen)
+    for t in (3, 5, 6, 7):
+        x[0, t] = torch.tensor([99.0, 99.0, 0.0])  # masked at 3 (alone) and 5-7 (a run of three)
+    out = fill(x)[0]  # frames 2 .. 6 of the input (2 each side go to the widest window)
+    assert out.shape == (5, 3)
+    torch.testing.assert_close(out[0], x[0, 2])  # seen: as it was
+    torch.testing.assert_close(out[2], x[0, 4])
+    # Frame 3: both neighbours seen (tent 1, 2, 1 over 2 .. 4): their mean, half the window's confidence.
+    torch.testing.assert_close(out[1], torch.tensor([3.0, 13.0, 0.5]))
+    # Frame 5: of 4 .. 6 only frame 4 was seen (weight 1 of 4).
+    torch.testing.assert_close(out[3], torch.tensor([4.0, 14.0, 0.25]))
+    # Frame 6: 5 .. 7 saw nothing; 4 .. 8 (tent 1, 2, 3, 2, 1) saw frames 4 and 8, weight 1 each of 9.
+    torch.testing.assert_close(out[4], torch.tensor([6.0, 16.0, 2 / 9]))
+
+
+def test_gap_fill_leaves_what_no_window_reached_and_ignores_masked_coordinates():
+    fill = _GapFill(in_features=3, halves=(1,))
+    x = _joint_frames([[1.0, 1.0, 1.0]] + [[7.0, 7.0, 0.0]] * 4 + [[2.0, 2.0, 0.6]])
+    out = fill(x)[0]  # frames 1 .. 4
+    torch.testing.assert_close(out[0], torch.tensor([1.0, 1.0, 0.25]))
+    torch.testing.assert_close(out[1:3], x[0, 2:4])  # out of reach: still masked, untouched
+    torch.testing.assert_close(out[3], torch.tensor([2.0, 2.0, 0.15]))
+    moved = x.clone()
+    moved[0, 1:5, :2] += 5.0  # where a masked joint was: meaningless, the fill must not use it
+    torch.testing.assert_close(fill(moved)[0, [0, 3]], out[[0, 3]])
+    step = _GapFill(in_features=3, halves=(1, 2, 4))
+    x = kp2d(2, 30).reshape(2, 30, -1)  # about a third of the joints masked
+    torch.testing.assert_close(step(x, step=3), step(x)[:, ::3])
+
+
+@pytest.mark.parametrize("strides", [SINGLE, MULTI], ids=["single", "multi"])
+@pytest.mark.parametrize("span", ["fit", "scaled"])
+def test_filled_model_dense_equals_single_window_and_stays_in_its_receptive_field(strides, span):
+    model = make(27, strides, span=span, pooled=strides == MULTI, fill=4)
+    assert [b.pool is not None for b in model.branches] == [True] * len(strides)
+    assert model.config.branch_receptive_fields()[0] == 27 + 2 * 4  # stride 1 keeps its 3 layers, spans 8 more
+    assert count_parameters(model.config) == count_parameters(replace(model.config, fill=0))  # no weights
+    R = model.receptive_field()
+    x = kp2d(2, R + 9)
+    with torch.no_grad():
+        dense = model(x)
+        torch.testing.assert_close(model.forward_single(windows(x, R)).reshape(dense.shape), dense,
+                                   atol=1e-5, rtol=1e-5)
+    t_out = torch.arange(R + 9 - R + 1)
+    for frame in (0, R // 2, R + 8):
+        changed = _changed_outputs(model, x[:1], frame)
+        assert not (changed & ~((t_out <= frame) & (frame <= t_out + R - 1))).any(), frame
+        assert changed[t_out + model.frame_offset() == frame].all(), frame
+
+
+def test_filled_branch_sees_masked_joints_from_their_neighbours():
+    """A joint masked in one frame reaches the stride-1 branch as its neighbours' mean, whatever its own
+    coordinates were; without ``fill`` the branch sees them as given."""
+    x = kp2d(1, 40)
+    x[..., -1] = 1.0
+    x[0, 20, 4] = torch.tensor([0.0, 0.0, 0.0])  # masked as the codec encodes it
+    truth = x.clone()
+    truth[0, 20, 4, :2] = (x[0, 19, 4, :2] + x[0, 21, 4, :2]) / 2
+    truth[0, 20, 4, 2] = 0.5
+    filled, bare = make(27, SINGLE, fill=2), make(27, SINGLE)
+    flat = rearrange(x, "b t j c -> b t (j c)")
+    got = rearrange(filled.branches[0].pool(flat), "b t (j c) -> b t j c", c=C_IN)
+    torch.testing.assert_close(got, truth[:, 2:-2])
+    assert bare.branches[0].pool is None
 
 
 def _changed_outputs(model, x, frame):
@@ -383,6 +462,11 @@ def test_input_validation():
         {"coarse_channels": 16, "channels": 32, "fusion": "sum"},
         {"pool": True, "in_features": 1},
         {"pool": True, "strides": [1, 13], "receptive_field": 27},  # 13 * 2 + 1 fits, plus 2 * 6 pooled does not
+        {"fill": -1},
+        {"fill": True},
+        {"fill": 2.5},
+        {"fill": 4, "in_features": 1},
+        {"fill": 4, "causal": True},
     ],
 )
 def test_config_validation(bad):

@@ -4,12 +4,14 @@
 
 Trains the baseline (configs/tcn_baseline_81.yaml) and each multi-stride arm (configs/tcn_multistride_81.yaml
 with the arm's overrides: the design as configured, its coarse branches widened, widened with the branches
-sharing their conv weights, fused residually onto the stride-1 stream, widened + shared + residual, and
-residual with narrow, widened coarse branches that see confidence-pooled 2D, each with the channels that match
-the baseline's parameters) with the same data, seed, epochs and windows per epoch
-in one run, evaluates every model on the held-out test set under clean, noisy and noisy + 30%-masked 2D, and
-writes the section ``strides_ablation`` of BENCHMARKS.md with the ratios, and with the validation curve (by
-epoch) of every arm with a run in runs/bench_strides, partly trained ones included.
+sharing their conv weights, fused residually onto the stride-1 stream, widened + shared + residual,
+residual with narrow, widened coarse branches that see confidence-pooled 2D, and that with the stride-1
+branch's masked joints filled from the coarser windows, each with the channels that match the baseline's
+parameters) with the same data, seed, epochs and windows per epoch in one run, evaluates every model on the
+held-out test set under clean, noisy and noisy + 30%-masked 2D, and on the masked 2D once more with each
+joint's gaps interpolated before lifting (as ``lift3d infer`` does by default), and writes the section
+``strides_ablation`` of BENCHMARKS.md with the ratios, and with the validation curve (by epoch) of every arm
+with a run in runs/bench_strides, partly trained ones included.
 Runs go to runs/bench_strides/ and resume if the script is killed and started again.
 """
 
@@ -27,6 +29,7 @@ from testsets import CONDITIONS, test_set  # noqa: E402
 
 from lift3d.config import load_config  # noqa: E402
 from lift3d.evaluate import evaluate_file  # noqa: E402
+from lift3d.tracking.gaps import MAX_GAP_S  # noqa: E402
 from lift3d.models import TCN  # noqa: E402
 from lift3d.train.trainer import TrainConfig, run_dir, train  # noqa: E402
 
@@ -45,6 +48,9 @@ ARMS = (
     ("pooled", "multi-stride, residual fusion, narrow pooled coarse branches",
      ["name=ms_pooled_280_64", "model.channels=280", "model.coarse_channels=64", "model.span=scaled",
       "model.fusion=residual", "model.pool=true"]),
+    ("filled", "multi-stride, residual fusion, narrow pooled coarse branches, stride 1 gap-filled",
+     ["name=ms_filled_280_64", "model.channels=280", "model.coarse_channels=64", "model.span=scaled",
+      "model.fusion=residual", "model.pool=true", "model.fill=8"]),
 )
 
 
@@ -95,6 +101,10 @@ def main() -> None:
         models[label] = (cfg, run_dir(cfg) / "best.pt")
     data = test_set()
     res = {label: {c: evaluate_file(data, ckpt, input_2d=i, mask=m) for c, i, m in CONDITIONS} for label, (_, ckpt) in models.items()}
+    masked = "noisy + 30% masked"
+    _, input_2d, fraction = next(c for c in CONDITIONS if c[0] == masked)
+    filled = {label: evaluate_file(data, ckpt, input_2d=input_2d, mask=fraction, fill_gap_s=MAX_GAP_S)
+              for label, (_, ckpt) in models.items()}
     single = res[BASELINE]
     rows = []
     for label, (cfg, _) in models.items():
@@ -109,8 +119,10 @@ def main() -> None:
                      *(f"{multi[c]['p_mpjpe_mm'] / single[c]['p_mpjpe_mm']:.3f}" for c, _, _ in CONDITIONS)])
     header = ["model", "channels", "params", "receptive field", *(f"MPJPE {c}" for c, _, _ in CONDITIONS),
               *(f"P-MPJPE {c}" for c, _, _ in CONDITIONS)]
-    masked = "noisy + 30% masked"
     val = models[BASELINE][0].data
+    filled_rows = [[label, filled[label]["mpjpe_mm"], f"{filled[label]['mpjpe_mm'] / filled[BASELINE]['mpjpe_mm']:.3f}",
+                    filled[label]["p_mpjpe_mm"], f"{filled[label]['p_mpjpe_mm'] / filled[BASELINE]['p_mpjpe_mm']:.3f}"]
+                   for label in models]
     best = min((label for label, _, _ in arms), key=lambda label: res[label][masked]["mpjpe_mm"])
     gain = 1 - res[best][masked]["mpjpe_mm"] / single[masked]["mpjpe_mm"]
     body = (f"All arms from configs/tcn_multistride_81.yaml (with the overrides in tools/bench/bench_strides.py) and "
@@ -120,6 +132,10 @@ def main() -> None:
             + table(header, rows)
             + f"\n\nThe best multi-stride arm on noisy + 30%-masked 2D ({best}) has an MPJPE {100 * abs(gain):.1f}% "
             f"{'lower' if gain >= 0 else 'higher'} than the baseline's (target: at least 10% lower).\n\n"
+            f"The same noisy + 30%-masked 2D with each joint first interpolated across its gaps of up to {MAX_GAP_S:g} s "
+            "(`lift3d.infer.fill_2d_gaps`, what `lift3d infer` does by default), same models; ratio to the "
+            "baseline's. mm.\n\n"
+            + table(["model", "MPJPE", "ratio", "P-MPJPE", "ratio"], filled_rows) + "\n\n"
             f"Validation MPJPE by epoch (val split, 2D noise level {val.val_noise_level:g} with "
             f"{100 * val.val_mask:g}% of joints masked; the score that picks each "
             "run's best checkpoint) of every arm with a run in runs/bench_strides, partly trained ones included, "
