@@ -7,10 +7,13 @@ import torch
 from lift3d.checkpoint import load_discriminator, load_lifter, read_checkpoint
 from lift3d.cli.main import main
 from lift3d.config import load_config
+from lift3d.data.build_mocap import list_takes, load_take
 from lift3d.errors import InputError
 from lift3d.paths import REPO_ROOT
+from lift3d.skeletons import H36M17
 from lift3d.train.adversarial import accuracy, discriminator_loss, generator_loss
-from lift3d.train.discriminator import ScorerTrainConfig, corrupt, train_scorer
+from lift3d.train.discriminator import ScorerTrainConfig, _stretch, corrupt, train_scorer
+from lift3d.train.losses import bone_lengths
 from lift3d.train.trainer import TrainConfig, train
 
 TINY = [
@@ -91,6 +94,30 @@ def test_corruptions_are_labelled_where_they_are():
     assert changed.any(dim=1).all()  # every window is corrupted somewhere
     assert not changed[labels > 0.5].any()  # and nowhere outside its labelled span
     assert (fake[:, :, 0] == 0).all()
+
+
+def test_stretch_changes_a_few_bone_lengths_inside_the_span_only(shared_data):
+    """The ``stretch`` corruption on a real CMU take: 1-4 bones 10-40% longer or shorter, by a factor that varies
+    frame to frame inside the span; every bone keeps its direction, the root stays, frames outside are untouched."""
+    info = next(i for i in list_takes(["cmu_mocap"], shared_data) if i.split == "train")
+    pose = torch.from_numpy(load_take(info, 30.0).pose3d_world_m[:40])
+    pose = pose - pose[:, :1]
+    span = slice(10, 30)
+    for seed in range(5):
+        p = pose.clone()
+        _stretch(p, span, np.random.default_rng(seed))
+        assert torch.equal(p[:10], pose[:10]) and torch.equal(p[30:], pose[30:])
+        assert torch.equal(p[:, 0], pose[:, 0])
+        ratio = bone_lengths(p) / bone_lengths(pose)  # (T, bones)
+        changed = ((ratio[span] - 1).abs() > 1e-9).any(dim=0)
+        assert 1 <= int(changed.sum()) <= 4, seed
+        assert ((ratio[span] > 0.6 - 1e-9) & (ratio[span] < 1.4 + 1e-9)).all()
+        assert (ratio[span][:, changed].std(dim=0) > 1e-3).all()  # frame to frame, not one length for the span
+        torch.testing.assert_close(ratio[span][:, ~changed], torch.ones_like(ratio[span][:, ~changed]))
+        for parent, child in H36M17.bones:
+            d0, d1 = pose[:, child] - pose[:, parent], p[:, child] - p[:, parent]
+            torch.testing.assert_close(torch.nn.functional.cosine_similarity(d0, d1, dim=-1),
+                                       torch.ones(len(pose), dtype=pose.dtype))
 
 
 def test_infer_exports_plausibility(scorer, tmp_path, pose2sim_demo):
