@@ -129,7 +129,7 @@ class TCNConfig:
         s = self.strides
         if not s or 1 not in s or len(set(s)) != len(s) or any(not isinstance(v, int) or v < 1 for v in s):
             raise ConfigError(f"TCNConfig.strides must be distinct positive integers including 1, got {s}")
-        too_coarse = [v for v in s if self.branch_span(v, 1) - 2 * self.fill_half(v) > r] if self.span == "fit" else []
+        too_coarse = [v for v in s if self.conv_span(v, 1) > r] if self.span == "fit" else []
         if too_coarse:
             raise ConfigError(
                 f"TCNConfig.strides {too_coarse}: one width-{WIDTH} conv at that stride already spans more than "
@@ -174,7 +174,12 @@ class TCNConfig:
     def branch_span(self, stride: int, layers: int) -> int:
         """Input frames a branch of ``layers`` width-3 layers at ``stride`` sees: ``s * (3**L - 1) + 1``, plus
         ``2 * (s // 2)`` with ``pool`` and ``2 * fill`` for stride 1 with ``fill``."""
-        return stride * (WIDTH**layers - 1) + 1 + 2 * (self.pool_half(stride) + self.fill_half(stride))
+        return self.conv_span(stride, layers) + 2 * self.fill_half(stride)
+
+    def conv_span(self, stride: int, layers: int) -> int:
+        """:meth:`branch_span` without the gap-filling margin: what must fit in ``receptive_field`` with
+        ``span="fit"`` (filling widens the stride-1 branch's window, it takes none of its layers away)."""
+        return stride * (WIDTH**layers - 1) + 1 + 2 * self.pool_half(stride)
 
     def branch_channels(self) -> tuple[int, ...]:
         """Feature channels of each branch: ``channels`` for stride 1, ``coarse_channels`` for the others."""
@@ -189,7 +194,7 @@ class TCNConfig:
         out = []
         for s in self.strides:
             n = 1
-            while self.branch_span(s, n + 1) - 2 * self.fill_half(s) <= self.receptive_field:
+            while self.conv_span(s, n + 1) <= self.receptive_field:
                 n += 1
             out.append(n)
         return tuple(out)
@@ -269,6 +274,21 @@ class _ResBlock(nn.Module):
         return res + self.drop(torch.relu(_bn_last(self.pointwise_bn, y)))
 
 
+def _weighted(joints: Tensor) -> Tensor:
+    """``(..., F)`` joint features, confidence last -> the others times the confidence, then the confidence:
+    what a confidence-weighted average sums."""
+    conf = joints[..., -1:]
+    return torch.cat([joints[..., :-1] * conf, conf], dim=-1)
+
+
+def _unweighted(sums: Tensor) -> Tensor:
+    """Weighted sums of :func:`_weighted` features (weights adding to 1) -> the confidence-weighted average
+    of the features and the mean confidence; 0 where no frame saw the joint, as the codec encodes it."""
+    seen = sums[..., -1:]
+    coords = torch.where(seen > 1e-6, sums[..., :-1] / seen.clamp_min(1e-6), torch.zeros_like(sums[..., :-1]))
+    return torch.cat([coords, seen], dim=-1)
+
+
 class _ConfidencePool(nn.Module):
     """Confidence-weighted tent average over ``2 * half + 1`` frames (``TCNConfig.pool``), channels last and
     unpadded: ``(B, T, J*F) -> (B, T - 2 * half, J*F)``, or every ``step``-th of those frames. Per joint,
@@ -287,13 +307,10 @@ class _ConfidencePool(nn.Module):
     def forward(self, x: Tensor, step: int = 1) -> Tensor:
         B, T, _ = x.shape
         x = x.reshape(B, T, -1, self.in_features)  # (B, T, J, F)
-        conf = x[..., -1:]
-        weighted = torch.cat([x[..., :-1] * conf, conf], dim=-1)
+        weighted = _weighted(x)
         n = (T - 2 * self.half - 1) // step + 1  # output frames
         sums = sum(w * weighted[:, k : k + (n - 1) * step + 1 : step] for k, w in enumerate(self.tent))
-        seen = sums[..., -1:]  # tent-weighted mean confidence
-        coords = torch.where(seen > 1e-6, sums[..., :-1] / seen.clamp_min(1e-6), torch.zeros_like(sums[..., :-1]))
-        return torch.cat([coords, seen], dim=-1).reshape(B, n, -1)
+        return _unweighted(sums).reshape(B, n, -1)
 
 
 class _GapFill(nn.Module):
@@ -314,16 +331,13 @@ class _GapFill(nn.Module):
         edge = self.halves[-1]
         n = T - 2 * edge  # output frames
         joints = x.reshape(B, T, -1, self.in_features)  # (B, T, J, F)
-        conf = joints[..., -1:]
-        weighted = torch.cat([joints[..., :-1] * conf, conf], dim=-1).reshape(B, T, C).transpose(1, 2)  # (B, C, T)
+        weighted = _weighted(joints).reshape(B, T, C).transpose(1, 2)  # (B, C, T)
         out = joints[:, edge : T - edge]
         for h in self.halves:
             crop = weighted[:, :, edge - h : T - edge + h]  # the frames this window needs around the output's
             sums = nn.functional.avg_pool1d(nn.functional.avg_pool1d(crop, h + 1, 1), h + 1, 1)  # (B, C, n)
-            sums = sums.transpose(1, 2).reshape(out.shape)
-            seen = sums[..., -1:]  # tent-weighted mean confidence
-            level = torch.cat([sums[..., :-1] / seen.clamp_min(1e-6), seen], dim=-1)
-            out = torch.where((out[..., -1:] <= 0) & (seen > 1e-6), level, out)  # masked so far, seen here
+            level = _unweighted(sums.transpose(1, 2).reshape(out.shape))
+            out = torch.where((out[..., -1:] <= 0) & (level[..., -1:] > 1e-6), level, out)  # masked so far, seen here
         return out.reshape(B, n, C)[:, ::step]
 
 
