@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter, read_checkpoint, save_checkpoint
@@ -60,6 +61,33 @@ def test_shipped_default_loads_and_lifts():
     with torch.no_grad():
         out = model.predict_sequence(torch.zeros(1, 10, 17, 3))
     assert out.shape == (1, 10, 17, 3) and torch.isfinite(out).all()
+
+
+SHIPPED_LIFTERS = sorted(DEFAULT_LIFTER.parent.glob("tcn_*.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_LIFTERS, ids=lambda p: p.name)
+def test_every_shipped_lifter_loads_and_lifts_masked_2d(path: Path):
+    """Each shipped temporal lifter rebuilds from its file alone, its id is its weights' hash, and it lifts a
+    sequence with masked joints (confidence 0) to finite 3D; its training config matches its architecture."""
+    assert path.stat().st_size < 20e6
+    model, codec, ckpt = load_lifter(path)
+    assert ckpt["id"] == checkpoint_id(model.state_dict())
+    assert ckpt["config"]["model"]["strides"] == list(model.config.strides)
+    assert ckpt["config"]["model"].get("fill", 0) == model.config.fill
+    x = torch.randn(1, 120, 17, 3) * 0.3
+    x[..., 2] = 1.0
+    x[0, 40:60, 3, :] = 0.0  # a masked right ankle for 20 frames
+    with torch.no_grad():
+        out = model.predict_sequence(x)
+    assert out.shape == (1, 120, 17, 3) and torch.isfinite(out).all()
+
+
+def test_shipped_multistride_lifter_fills_gaps():
+    """checkpoints/tcn_multistride_81.pt is the stride ablation's `filled` arm (checkpoints/README.md)."""
+    model, _, _ = load_lifter(DEFAULT_LIFTER.parent / "tcn_multistride_81.pt")
+    cfg = model.config
+    assert cfg.strides == (1, 2, 3) and cfg.pool and cfg.fill == 8 and cfg.fusion == "residual"
 
 
 def test_discriminator_export_round_trip(tmp_path: Path):

@@ -86,8 +86,14 @@ def test_bad_configs(tmp_path: Path):
         load_config(TrainConfig, p)
 
 
-@pytest.mark.parametrize("name", ["tcn_multistride_81", "tcn_baseline_81", "tcn_wide_81", "tcn_wide768_81",
-                                  "tcn_wide_proportions_81", "tcn_multistride_243", "tcn_causal_81"])
+TCN_CONFIGS = sorted(path.stem for path in (REPO_ROOT / "configs").glob("tcn_*.yaml"))
+
+
+def test_tcn_configs_found():
+    assert {"tcn_multistride_81", "tcn_baseline_81", "tcn_wide_81", "tcn_causal_81"} <= set(TCN_CONFIGS)
+
+
+@pytest.mark.parametrize("name", TCN_CONFIGS)
 def test_shipped_configs_load(name):
     cfg = load_config(TrainConfig, REPO_ROOT / f"configs/{name}.yaml")
     assert cfg.name == name

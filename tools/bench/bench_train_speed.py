@@ -3,8 +3,9 @@
     python tools/bench/bench_train_speed.py [--against REV] [--steps 20] [--threads 2] [--no-epoch]
 
 For the architectures of the ablation's baseline (configs/tcn_baseline_81.yaml, the shipped lifter's before
-configs/tcn_wide_81.yaml) and the shipped multi-stride lifter (configs/tcn_multistride_81.yaml with
-the ``pooled`` arm's overrides of bench_strides.py, which checkpoints/tcn_multistride_81.pt was trained with):
+configs/tcn_wide_81.yaml) and a multi-stride lifter (configs/tcn_multistride_81.yaml with the ``pooled`` arm's
+overrides of bench_strides.py: checkpoints/tcn_multistride_81.pt's architecture until the ``filled`` arm, which adds
+``model.fill``, replaced it; ``pooled`` is kept so that ``--against`` can compare with commits before ``fill``):
 
 * a training step as ``lift3d train`` takes it: ``optim.batch_size`` windows through the strided mode
   (``TCN.forward_single``), the mean squared error, backward and the Adam (amsgrad) step; the median of
@@ -136,7 +137,7 @@ def main() -> None:
         raise SystemExit(f"{data_dir}: the shared data is missing (needed for the epoch timing; or use --no-epoch)")
     pooled = next(extra for key, _, extra in ARMS if key == "pooled")
     models = [("single-stride (tcn_baseline_81.pt)", "tcn_baseline_81", []),
-              ("multi-stride, pooled arm (tcn_multistride_81.pt)", "tcn_multistride_81", pooled)]
+              ("multi-stride, pooled arm", "tcn_multistride_81", pooled)]
     trees = [("this tree", ROOT)]
     worktree = None
     if args.against:
