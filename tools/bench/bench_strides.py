@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINE = "single-stride baseline"
 # Multi-stride arms: (key, label, overrides of configs/tcn_multistride_81.yaml). Channels matched to the
 # baseline's 1.24 M parameters (lift3d.models.count_parameters).
+POOLED = ["model.channels=280", "model.coarse_channels=64", "model.span=scaled", "model.fusion=residual",
+          "model.pool=true"]
 ARMS = (
     ("fit", "multi-stride (1, 2, 3)", []),
     ("scaled", "multi-stride, coarse branches widened", ["name=ms_scaled_172", "model.channels=172", "model.span=scaled"]),
@@ -45,12 +47,9 @@ ARMS = (
     ("residual", "multi-stride, residual fusion", ["name=ms_residual_192", "model.fusion=residual"]),
     ("shared_residual", "multi-stride, widened, shared weights, residual fusion",
      ["name=ms_shres_280", "model.channels=280", "model.span=scaled", "model.share=true", "model.fusion=residual"]),
-    ("pooled", "multi-stride, residual fusion, narrow pooled coarse branches",
-     ["name=ms_pooled_280_64", "model.channels=280", "model.coarse_channels=64", "model.span=scaled",
-      "model.fusion=residual", "model.pool=true"]),
+    ("pooled", "multi-stride, residual fusion, narrow pooled coarse branches", ["name=ms_pooled_280_64", *POOLED]),
     ("filled", "multi-stride, residual fusion, narrow pooled coarse branches, stride 1 gap-filled",
-     ["name=ms_filled_280_64", "model.channels=280", "model.coarse_channels=64", "model.span=scaled",
-      "model.fusion=residual", "model.pool=true", "model.fill=8"]),
+     ["name=ms_filled_280_64", *POOLED, "model.fill=8"]),
 )
 
 
