@@ -24,7 +24,7 @@ from lift3d.skeletons import H36M17
 
 FORMAT = "lift3d.checkpoint"
 REPO_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_LIFTER = REPO_CHECKPOINTS / "tcn_wide_81.pt"
+DEFAULT_LIFTER = REPO_CHECKPOINTS / "tcn_wide_filled_81.pt"
 # The shipped Pose-ResNet (``lift3d infer --model posresnet``), once one earns its place (checkpoints/README.md).
 DEFAULT_POSRESNET = REPO_CHECKPOINTS / "posresnet_heatmap64.pt"
 # The shipped plausibility scorer (``lift3d infer --plausibility``): a pose discriminator, kind "discriminator".

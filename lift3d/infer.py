@@ -42,10 +42,10 @@ re-chosen (:data:`FUSE_WEIGHT`); on Pose2Sim's real views the fused default then
 (BENCHMARKS.md ``posresnet_rigid``). ``--no-rigid`` turns it off."""
 
 FLIP_TEST = False
-"""``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. With the shipped temporal lifter
-it lowers MPJPE by 1.0-1.3% on the val split but only 0.3-0.4% on held-out subjects (0.1% fused), and P-MPJPE on
-Pose2Sim's real views by 0.3% (0.1% fused), for twice the temporal lifter's work; with the lifter before it
-(``84f5fa4dfdf5``) it raised that P-MPJPE by 2.3% (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
+"""``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. With a single-stride temporal lifter
+shipped before the multi-stride default it lowers MPJPE by 1.0-1.3% on the val split but only 0.3-0.4% on
+held-out subjects (0.1% fused), and P-MPJPE on Pose2Sim's real views by 0.3% (0.1% fused), for twice the
+temporal lifter's work; with the lifter before it (``84f5fa4dfdf5``) it raised that P-MPJPE by 2.3% (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
 
 
 @dataclass
@@ -268,12 +268,13 @@ def fuse(temporal: np.ndarray, per_frame: np.ndarray, weight: float) -> np.ndarr
     return (weight * temporal + (1.0 - weight) * per_frame).astype(np.float32)
 
 
-FUSE_WEIGHT = 0.7
+FUSE_WEIGHT = 0.8
 """Default share of the temporal lifter when fusing (``lift3d infer --fuse``): the weight
 ``tools/bench/bench_rigid.py`` chose on the val split for the shipped Pose-ResNet and the shipped temporal
-lifter ``tcn_wide_81.pt`` (``75eeb1f2aa1b``), with the Pose-ResNet's 3D smoothed and its bones held as
-``lift3d infer`` does (BENCHMARKS.md ``posresnet_rigid``; 0.6 with ``cf942f458912``, 0.5 with the temporal
-lifter before it, 0.7 before that from the Pose-ResNet's raw 3D: ``posresnet_fusion``).
+lifter ``tcn_wide_filled_81.pt`` (``42f13762d77a``), with the Pose-ResNet's 3D smoothed and its bones held as
+``lift3d infer`` does (BENCHMARKS.md ``posresnet_rigid``; 0.7 with ``tcn_wide_81.pt``, 0.6 with
+``cf942f458912``, 0.5 with the temporal lifter before it, 0.7 before that from the Pose-ResNet's raw 3D:
+``posresnet_fusion``).
 ``tools/bench/bench_fusion.py`` chooses one for other checkpoints."""
 
 

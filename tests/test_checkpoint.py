@@ -7,7 +7,10 @@ import torch
 
 from lift3d.checkpoint import DEFAULT_LIFTER, checkpoint_id, load_lifter, read_checkpoint, save_checkpoint
 from lift3d.codec import Pose2DCodec
+from lift3d.config import load_config
 from lift3d.models import TCN, TCNConfig
+from lift3d.paths import REPO_ROOT
+from lift3d.train.trainer import TrainConfig
 from tool_scripts import load_tool
 
 export = load_tool("export_checkpoint").main
@@ -54,9 +57,12 @@ def test_export_stores_tied_weights_once(tmp_path: Path):
 
 
 def test_shipped_default_loads_and_lifts():
+    """The default temporal lifter is the multi-stride model of configs/tcn_wide_filled_81.yaml
+    (checkpoints/README.md): strides 1, 2, 3 over 243 frames at 30 fps."""
     assert DEFAULT_LIFTER.stat().st_size < 20e6
     model, codec, ckpt = load_lifter()
-    assert model.receptive_field() == 81 and ckpt["fps"] == 30.0
+    assert model.config == load_config(TrainConfig, REPO_ROOT / "configs" / "tcn_wide_filled_81.yaml").model
+    assert model.config.strides == (1, 2, 3) and model.receptive_field() == 243 and ckpt["fps"] == 30.0
     assert ckpt["id"] == checkpoint_id(model.state_dict())
     with torch.no_grad():
         out = model.predict_sequence(torch.zeros(1, 10, 17, 3))

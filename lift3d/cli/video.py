@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with a Pose-ResNet lifter: average its per-frame 3D with a temporal lifter's (default: "
                         "the shipped one; --model fused does this with the shipped Pose-ResNet)")
     i.add_argument("--fuse-weight", type=float, default=None,
-                   help="the temporal lifter's share in --fuse, 0-1 (default 0.7, chosen on the val split for the "
+                   help="the temporal lifter's share in --fuse, 0-1 (default 0.8, chosen on the val split for the "
                         "shipped pair; tools/bench/bench_fusion.py chooses it for other checkpoints)")
     i.add_argument("--video", type=Path,
                    help="with a Pose-ResNet that takes image crops and a 2D file as input: the video the 2D was "

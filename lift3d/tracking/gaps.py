@@ -3,9 +3,10 @@
 A gap is a run of frames in which one joint has confidence 0: the whole person lost by the tracker (every
 joint at once), or one joint a detector dropped. The lifters see a missing joint as coordinates 0 with
 confidence 0 and were trained to infer it, but they do that badly from scattered single-frame drops: on the
-held-out test set, noisy 2D with 30% of the joints of every frame dropped costs the shipped lifter 12.1 mm
-MPJPE (93.8 against 81.7), and filling the gaps first takes 10.2 mm of that back (83.6; BENCHMARKS.md,
-``gap_filling``).
+held-out test set, noisy 2D with 30% of the joints of every frame dropped cost the single-stride lifter
+``cf942f458912`` 12.1 mm MPJPE (93.8 against 81.7), and filling the gaps first took 10.2 mm of that back (83.6;
+BENCHMARKS.md, ``gap_filling``). The shipped multi-stride lifter fills masked joints itself from nearby frames
+(``TCNConfig.fill``) and gains less from it (79.0 to 78.6 mm).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     python tools/bench/bench_lifter_speed.py [--frames 3000] [--repeats 5]
 
 For the 81- and 243-frame multi-stride models (configs/tcn_multistride_{81,243}.yaml), their
-parameter-matched single-stride baselines, and the shipped temporal lifter's wider single-stride model
+parameter-matched single-stride baselines, and the two wide lifters of about 3.3 M parameters: the shipped
+multi-stride one (configs/tcn_wide_filled_81.yaml) and the single-stride one shipped before it
 (configs/tcn_wide_81.yaml): whole-sequence inference (``predict_sequence``, one call over
 ``--frames`` frames, float32, batch 1), frames per second (median of ``--repeats``), the model's analytic
 FLOPs per frame, the FLOP rate that implies, and that rate as a fraction of torch's measured float32
@@ -66,16 +67,18 @@ def main() -> None:
     models = []
     for R in (81, 243):
         cfg = load_config(TrainConfig, ROOT / "configs" / f"tcn_multistride_{R}.yaml").model
-        models += [(R, "multi-stride", cfg), (R, "single-stride", baseline_config_matching(cfg))]
-    wide = load_config(TrainConfig, ROOT / "configs" / "tcn_wide_81.yaml").model
-    models.append((wide.receptive_field, f"single-stride, {wide.channels} channels (tcn_wide_81)", wide))
-    for R, label, c in models:
+        models += [("multi-stride", cfg), ("single-stride", baseline_config_matching(cfg))]
+    for name in ("tcn_wide_81", "tcn_wide_filled_81"):
+        wide = load_config(TrainConfig, ROOT / "configs" / f"{name}.yaml").model
+        design = "single-stride" if len(wide.strides) == 1 else "multi-stride"
+        models.append((f"{design}, {wide.channels} channels ({name})", wide))
+    for label, c in models:
         model = TCN(c)
         f = fps(model, args.frames, args.repeats)
         flops = model.flops_per_frame()
         rate = f * flops / 1e9
-        rows.append([R, label, f"{model.num_parameters() / 1e6:.2f} M", f"{flops / 1e6:.2f}", f"{f:,.0f}",
-                     f"{rate:.1f}", f"{rate / peak:.1%}"])
+        rows.append([model.receptive_field(), label, f"{model.num_parameters() / 1e6:.2f} M", f"{flops / 1e6:.2f}",
+                     f"{f:,.0f}", f"{rate:.1f}", f"{rate / peak:.1%}"])
     body = (f"Whole-sequence inference of {args.frames} frames, batch 1, float32; median of {args.repeats}. "
             f"Measured float32 matmul rate (2048 x 2048): **{peak:.1f} GFLOP/s**.\n\n"
             + table(["receptive field", "model", "params", "MFLOP/frame", "frames/s", "GFLOP/s", "of matmul rate"], rows))
