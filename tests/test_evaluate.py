@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lift3d.checkpoint import load_lifter, read_checkpoint, save_checkpoint
+from lift3d.checkpoint import DEFAULT_LIFTER, load_lifter, read_checkpoint, save_checkpoint
 from lift3d.cli.main import main
 from lift3d.codec import Pose2DCodec
 from lift3d.data.build_mocap import BuildMocapConfig, build_mocap_dataset
@@ -115,15 +115,22 @@ def test_cli_gap_and_run_options(setup, capsys):
     assert "fill_gap_s must be >= 0" in capsys.readouterr().err
 
 
-def test_test_time_flip_helps_the_shipped_lifter_on_real_mocap(setup, capsys):
+# The lifter that the flip figures of the README and FLIP_TEST were measured with: the single-stride one shipped
+# before the multi-stride default. With the default the flip is off by default; on this clip it raised the
+# default's noisy-2D MPJPE by 0.1% (96.14 against 96.04 mm), so the claim is checked where it was made.
+WIDE_SINGLE_STRIDE = DEFAULT_LIFTER.parent / "tcn_wide_81.pt"
+
+
+def test_test_time_flip_helps_the_single_stride_lifter_on_real_mocap(setup, capsys):
     data, _ = setup
     flipped = {}
     for inp, mask in (("clean", 0.0), ("noisy", 0.0), ("noisy", 0.3)):
-        plain = evaluate_file(data, None, input_2d=inp, mask=mask)
-        flipped[inp, mask] = evaluate_file(data, None, input_2d=inp, mask=mask, flip=True)
+        plain = evaluate_file(data, WIDE_SINGLE_STRIDE, input_2d=inp, mask=mask)
+        flipped[inp, mask] = evaluate_file(data, WIDE_SINGLE_STRIDE, input_2d=inp, mask=mask, flip=True)
         assert not plain["flip"] and flipped[inp, mask]["flip"] and flipped[inp, mask]["frames"] == plain["frames"]
         # The mirrored clip averaged in: lower error on held-out CMU 131 in every condition.
         assert flipped[inp, mask]["mpjpe_mm"] < plain["mpjpe_mm"], (inp, mask)
-    assert main(["evaluate", "--data", str(data), "--json", "--input", "clean", "--flip"]) == 0
+    assert main(["evaluate", "--checkpoint", str(WIDE_SINGLE_STRIDE), "--data", str(data), "--json", "--input",
+                 "clean", "--flip"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["flip"] and res["mpjpe_mm"] == pytest.approx(flipped["clean", 0.0]["mpjpe_mm"])
