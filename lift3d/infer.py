@@ -45,7 +45,9 @@ FLIP_TEST = False
 """``lift3d infer``'s default for test-time flip (:func:`lift_sequence`): off. With a single-stride temporal lifter
 shipped before the multi-stride default it lowers MPJPE by 1.0-1.3% on the val split but only 0.3-0.4% on
 held-out subjects (0.1% fused), and P-MPJPE on Pose2Sim's real views by 0.3% (0.1% fused), for twice the
-temporal lifter's work; with the lifter before it (``84f5fa4dfdf5``) it raised that P-MPJPE by 2.3% (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
+temporal lifter's work; with the lifter before it (``84f5fa4dfdf5``) it raised that P-MPJPE by 2.3%. With the
+shipped multi-stride lifter: 1.6-2.8% lower MPJPE on val, 0.9-1.3% on held-out subjects, and on Pose2Sim's views
+0.1% higher P-MPJPE alone, 0.3% lower fused (BENCHMARKS.md ``flip_test``). ``--flip`` turns it on."""
 
 
 @dataclass
